@@ -1,0 +1,4 @@
+// Package apply executes a plan.Plan in dependency order (groups before the rules that name
+// them, rule removals before group removals) through the small Cloud interface it declares,
+// and reports progress through a Hook; it never prints.
+package apply

@@ -1,0 +1,3 @@
+// Package schedule owns when jobs are due, running them, locking and run history. (Not built
+// yet.)
+package schedule

@@ -1,0 +1,2 @@
+// Package testdata holds example configurations and fixtures shared by tests.
+package testdata
