@@ -1,0 +1,55 @@
+# hardenctl: `make demo` and `make test` work on a fresh Debian 12 machine as root.
+SHELL := /bin/bash
+export PATH := /usr/local/go/bin:$(HOME)/go/bin:/usr/sbin:/usr/bin:/sbin:/bin:$(PATH)
+export GOFLAGS ?= -mod=mod
+
+# Where the local OpenStack test bed keeps its state (scripts/devcloud).
+export OSDEV ?= /tmp/hardenctl-devcloud
+# Where the namespace test hosts keep their root, content and state (scripts/testhosts).
+export TESTHOSTS ?= /tmp/hardenctl-testhosts
+
+BIN := bin/hardenctl
+
+.PHONY: all build deps devcloud-up devcloud-down testhosts-up testhosts-down test unit demo bench fuzz clean
+
+all: build
+
+deps:
+	go mod download
+
+build: deps
+	go build -o $(BIN) ./cmd/hardenctl
+
+devcloud-up:
+	bash scripts/devcloud/up.sh
+
+devcloud-down:
+	bash scripts/devcloud/down.sh
+
+testhosts-up:
+	bash scripts/testhosts/prepare.sh
+
+testhosts-down:
+	bash scripts/testhosts/down.sh
+
+# The whole suite, integration included: it brings up what it needs first.
+test: build devcloud-up testhosts-up
+	go vet ./...
+	HARDENCTL_INTEGRATION=1 OS_CLIENT_CONFIG_FILE=$(OSDEV)/clouds.yaml \
+	  go test -count=1 -timeout 70m ./...
+
+# Unit tests only: no test bed.
+unit:
+	go test -count=1 ./...
+
+demo: build devcloud-up
+	bash scripts/demo.sh
+
+bench: build devcloud-up
+	bash scripts/bench-zones.sh
+
+fuzz:
+	go test ./config -run '^$$' -fuzz FuzzLoad -fuzztime 3m
+
+clean:
+	rm -rf bin
