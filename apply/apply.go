@@ -1,0 +1,283 @@
+package apply
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/hardenctl/hardenctl/plan"
+)
+
+// Cloud is what applying a security group plan needs from the cloud.
+type Cloud interface {
+	// CreateSecurityGroup creates a group carrying tags and returns its id and the rules the
+	// cloud put in it by itself (Neutron's allow-all egress rules).
+	CreateSecurityGroup(ctx context.Context, name, description string, tags []string) (id string, defaults []plan.ObservedRule, err error)
+	UpdateSecurityGroup(ctx context.Context, id, description string) error
+	DeleteSecurityGroup(ctx context.Context, id string) error
+	// CreateSecurityGroupRules creates rules in one group, in one request where it can.
+	CreateSecurityGroupRules(ctx context.Context, groupID string, rules []plan.ObservedRule) error
+	DeleteSecurityGroupRule(ctx context.Context, id string) error
+}
+
+// Event is one step of an apply, reported before (Err nil, Done false) and after it.
+type Event struct {
+	Group   string        // the security group's name
+	Step    string        // "create group", "update group", "create rules", "delete rules", "delete group"
+	Count   int           // how many resources the step touches
+	Done    bool          // false before, true after
+	Err     error         // after: the step's error
+	Elapsed time.Duration // after: how long it took
+}
+
+// Hook receives progress. The engine never prints; the CLI, a JSON writer or a TUI subscribe.
+// Calls may come from several goroutines at once.
+type Hook interface {
+	Event(Event)
+}
+
+// HookFunc adapts a function to Hook.
+type HookFunc func(Event)
+
+// Event calls f.
+func (f HookFunc) Event(e Event) { f(e) }
+
+// Options tune Apply.
+type Options struct {
+	// Concurrency bounds the groups worked on at once (default 4).
+	Concurrency int
+	Hook        Hook
+}
+
+// Result counts what Apply did.
+type Result struct {
+	Added, Changed, Destroyed int
+}
+
+// Apply executes p, exactly the plan, in dependency order:
+//  1. create and update groups (new groups get their ownership tags at once);
+//  2. per group, create the planned rules in one bulk request, then delete the planned
+//     rule removals and the allow-all rules Neutron put in new groups (create before delete,
+//     so no flow is cut that the configuration keeps);
+//  3. delete groups (their rules, and rules naming them, go with them).
+//
+// Groups are worked on concurrently. A failure in one group does not stop the others; the
+// errors are joined. Whatever happened, the cloud is left in a state the next plan
+// converges from: every group hardenctl created is tagged, so it is found again.
+func Apply(ctx context.Context, p *plan.Plan, cloud Cloud, opts Options) (Result, error) {
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = 4
+	}
+	if opts.Hook == nil {
+		opts.Hook = HookFunc(func(Event) {})
+	}
+	e := &engine{cloud: cloud, opts: opts, ids: map[string]string{}, defaults: map[string][]plan.ObservedRule{}}
+	byGroup := map[string]*work{}
+	var order []string
+	for i := range p.Changes {
+		c := &p.Changes[i]
+		w := byGroup[c.Group]
+		if w == nil {
+			w = &work{name: c.Group}
+			byGroup[c.Group] = w
+			order = append(order, c.Group)
+		}
+		if c.GroupID != "" {
+			e.ids[c.Group] = c.GroupID
+		}
+		switch {
+		case c.Kind == plan.KindGroup:
+			w.group = c
+		case c.Action == plan.Create:
+			w.creates = append(w.creates, c)
+		case c.Action == plan.Delete:
+			w.deletes = append(w.deletes, c)
+		}
+	}
+	sort.Strings(order)
+
+	// 1. groups to create or update.
+	e.each(ctx, order, byGroup, func(ctx context.Context, w *work) error {
+		if w.group == nil {
+			return nil
+		}
+		switch w.group.Action {
+		case plan.Create:
+			return e.step(w.name, "create group", 1, func() error {
+				id, defaults, err := cloud.CreateSecurityGroup(ctx, w.name, w.group.Description, plan.OwnerTags(p.Config))
+				if err != nil {
+					return err
+				}
+				e.mu.Lock()
+				e.ids[w.name] = id
+				e.defaults[w.name] = defaults
+				e.res.Added++
+				e.mu.Unlock()
+				return nil
+			})
+		case plan.Update:
+			return e.step(w.name, "update group", 1, func() error {
+				if err := cloud.UpdateSecurityGroup(ctx, w.group.ID, w.group.Description); err != nil {
+					return err
+				}
+				e.count(&e.res.Changed, 1)
+				return nil
+			})
+		}
+		return nil
+	})
+
+	// 2. rules.
+	e.each(ctx, order, byGroup, func(ctx context.Context, w *work) error {
+		if w.group != nil && w.group.Action == plan.Delete {
+			return nil // its rules go with it
+		}
+		e.mu.Lock()
+		gid, defaults := e.ids[w.name], e.defaults[w.name]
+		e.mu.Unlock()
+		if gid == "" {
+			if len(w.creates)+len(w.deletes) == 0 {
+				return nil
+			}
+			return fmt.Errorf("security group %s: not created, so its %d rule changes were skipped", w.name, len(w.creates)+len(w.deletes))
+		}
+		keepDefault := map[string]bool{}
+		var specs []plan.ObservedRule
+		var resolveErr error
+		for _, c := range w.creates {
+			if isDefault(*c.Rule, defaults) {
+				keepDefault[c.Rule.Key()] = true
+				e.count(&e.res.Added, 1)
+				continue
+			}
+			spec := plan.ObservedRule{Rule: *c.Rule}
+			if c.Rule.RemoteGroup != "" {
+				e.mu.Lock()
+				spec.RemoteGroupID = e.ids[c.Rule.RemoteGroup]
+				e.mu.Unlock()
+				if spec.RemoteGroupID == "" {
+					resolveErr = errors.Join(resolveErr, fmt.Errorf("security group %s: rule %q names group %s, which does not exist", w.name, c.Rule, c.Rule.RemoteGroup))
+					continue
+				}
+				spec.Rule.RemoteGroup = ""
+			}
+			specs = append(specs, spec)
+		}
+		err := resolveErr
+		if len(specs) > 0 {
+			err = errors.Join(err, e.step(w.name, "create rules", len(specs), func() error {
+				if err := cloud.CreateSecurityGroupRules(ctx, gid, specs); err != nil {
+					return err
+				}
+				e.count(&e.res.Added, len(specs))
+				return nil
+			}))
+		}
+		var ids []string
+		for _, c := range w.deletes {
+			ids = append(ids, c.ID)
+		}
+		for _, d := range defaults {
+			if !keepDefault[d.Rule.Key()] {
+				ids = append(ids, d.ID)
+			}
+		}
+		if len(ids) > 0 {
+			err = errors.Join(err, e.step(w.name, "delete rules", len(ids), func() error {
+				var errs []error
+				for _, id := range ids {
+					if err := cloud.DeleteSecurityGroupRule(ctx, id); err != nil {
+						errs = append(errs, err)
+					}
+				}
+				e.count(&e.res.Destroyed, len(w.deletes)) // Neutron's own defaults were never in the plan
+				return errors.Join(errs...)
+			}))
+		}
+		return err
+	})
+
+	// 3. groups to delete.
+	e.each(ctx, order, byGroup, func(ctx context.Context, w *work) error {
+		if w.group == nil || w.group.Action != plan.Delete {
+			return nil
+		}
+		return e.step(w.name, "delete group", 1, func() error {
+			if err := cloud.DeleteSecurityGroup(ctx, w.group.ID); err != nil {
+				return err
+			}
+			e.count(&e.res.Destroyed, 1)
+			return nil
+		})
+	})
+	return e.res, errors.Join(e.errs...)
+}
+
+type work struct {
+	name    string
+	group   *plan.Change
+	creates []*plan.Change
+	deletes []*plan.Change
+}
+
+type engine struct {
+	cloud    Cloud
+	opts     Options
+	mu       sync.Mutex
+	ids      map[string]string // group name -> id
+	defaults map[string][]plan.ObservedRule
+	res      Result
+	errs     []error
+}
+
+func (e *engine) count(n *int, d int) {
+	e.mu.Lock()
+	*n += d
+	e.mu.Unlock()
+}
+
+// each runs fn for every group with bounded concurrency, collecting errors.
+func (e *engine) each(ctx context.Context, order []string, byGroup map[string]*work, fn func(context.Context, *work) error) {
+	sem := make(chan struct{}, e.opts.Concurrency)
+	var wg sync.WaitGroup
+	for _, name := range order {
+		if ctx.Err() != nil {
+			e.mu.Lock()
+			e.errs = append(e.errs, fmt.Errorf("apply interrupted before security group %s: %w", name, ctx.Err()))
+			e.mu.Unlock()
+			break
+		}
+		w := byGroup[name]
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			if err := fn(ctx, w); err != nil {
+				e.mu.Lock()
+				e.errs = append(e.errs, err)
+				e.mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+func (e *engine) step(group, what string, n int, fn func() error) error {
+	e.opts.Hook.Event(Event{Group: group, Step: what, Count: n})
+	start := time.Now()
+	err := fn()
+	e.opts.Hook.Event(Event{Group: group, Step: what, Count: n, Done: true, Err: err, Elapsed: time.Since(start)})
+	return err
+}
+
+func isDefault(r plan.Rule, defaults []plan.ObservedRule) bool {
+	for _, d := range defaults {
+		if d.RemoteGroupID == "" && d.Rule.Key() == r.Key() {
+			return true
+		}
+	}
+	return false
+}

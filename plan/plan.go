@@ -1,0 +1,342 @@
+package plan
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/hardenctl/hardenctl/config"
+)
+
+// Action is what a change does to a resource.
+type Action string
+
+const (
+	Create Action = "create"
+	Update Action = "update"
+	Delete Action = "delete"
+	NoOp   Action = "no-op"
+)
+
+// Symbol is the one-character mark the text rendering shows for the action.
+func (a Action) Symbol() string {
+	switch a {
+	case Create:
+		return "+"
+	case Update:
+		return "~"
+	case Delete:
+		return "-"
+	}
+	return " "
+}
+
+// Reason says why a change is in the plan.
+type Reason string
+
+const (
+	ReasonNew      Reason = "new-in-config"       // the configuration has it, the cloud does not
+	ReasonDrift    Reason = "drift"               // the cloud differs from the configuration (changed or added by hand)
+	ReasonRemoved  Reason = "removed-from-config" // hardenctl made it, the configuration no longer has it
+	ReasonDestroy  Reason = "destroy"             // hardenctl destroy
+	ReasonDup      Reason = "duplicate"           // a second owned group of the same name
+	ReasonUnchange Reason = "unchanged"
+)
+
+// Resource kinds.
+const (
+	KindGroup = "security_group"
+	KindRule  = "security_group_rule"
+)
+
+// Change is one planned action on one resource.
+type Change struct {
+	Action Action `json:"action"`
+	Reason Reason `json:"reason"`
+	Kind   string `json:"kind"`
+	// Address is where the resource comes from in the configuration ("zone.app", "bastion"),
+	// or the group's name when the configuration no longer has it.
+	Address string `json:"address"`
+	Group   string `json:"group"`              // the Neutron name of the group (of the rule)
+	GroupID string `json:"group_id,omitempty"` // known when the group exists
+	ID      string `json:"id,omitempty"`       // the resource's id, for updates and deletes
+	// Description is the group's new description (group create and update).
+	Description string `json:"description,omitempty"`
+	// OldDescription is the group's description in the cloud (group update).
+	OldDescription string `json:"old_description,omitempty"`
+	Rule           *Rule  `json:"rule,omitempty"`  // for rule changes
+	Rules          int    `json:"rules,omitempty"` // for a group delete: how many rules go with it
+}
+
+// Conflict is a resource hardenctl would manage but does not own: it is shown, never touched.
+type Conflict struct {
+	Kind    string `json:"kind"`
+	Name    string `json:"name"`
+	ID      string `json:"id"`
+	Address string `json:"address"`
+	Detail  string `json:"detail"`
+}
+
+// FormatVersion is the version of the plan file and JSON format.
+const FormatVersion = 1
+
+// Plan is plain data: everything apply will do, and the fingerprint of what the cloud looked
+// like when it was made, so a stale plan can be refused.
+type Plan struct {
+	FormatVersion  int        `json:"format_version"`
+	Config         string     `json:"config"`
+	CreatedAt      time.Time  `json:"created_at"`
+	Destroy        bool       `json:"destroy,omitempty"`
+	ObservedDigest string     `json:"observed_digest"`
+	Changes        []Change   `json:"changes"`
+	Conflicts      []Conflict `json:"conflicts,omitempty"`
+}
+
+// Summary counts resources to add, change and destroy, like Terraform's summary line.
+func (p *Plan) Summary() (add, change, destroy int) {
+	for _, c := range p.Changes {
+		switch c.Action {
+		case Create:
+			add++
+		case Update:
+			change++
+		case Delete:
+			destroy++
+		}
+	}
+	return add, change, destroy
+}
+
+// HasChanges reports whether applying the plan would change anything.
+func (p *Plan) HasChanges() bool {
+	a, c, d := p.Summary()
+	return a+c+d > 0
+}
+
+// ObservedGroup is a security group as the cloud has it.
+type ObservedGroup struct {
+	ID          string         `json:"id"`
+	Name        string         `json:"name"`
+	Description string         `json:"description"`
+	Tags        []string       `json:"tags"`
+	Rules       []ObservedRule `json:"rules"`
+}
+
+// ObservedRule is a rule as the cloud has it. Rule.RemoteGroup is empty; RemoteGroupID
+// holds the remote group's id, which the diff resolves to a name.
+type ObservedRule struct {
+	ID            string `json:"id"`
+	RemoteGroupID string `json:"remote_group_id,omitempty"`
+	Rule
+}
+
+// Observed is what the cloud has that concerns one configuration.
+type Observed struct {
+	// Owned are the groups carrying this configuration's ownership tags, with their rules.
+	Owned []ObservedGroup
+	// Others are groups that have one of the wanted names but not the ownership tags.
+	Others []ObservedGroup
+}
+
+// Observer reads the cloud. The OpenStack provider satisfies it with one list call for the
+// owned groups (rules included) and one for same-named groups, whatever the number of rules.
+type Observer interface {
+	ObserveSecurityGroups(ctx context.Context, ownerTags []string, names []string) (*Observed, error)
+}
+
+// Options change what Make plans.
+type Options struct {
+	Destroy bool      // plan the removal of everything the configuration owns
+	Now     time.Time // the plan's creation time (zero: time.Now())
+}
+
+// Make observes the cloud and plans the changes that bring it to the configuration.
+func Make(ctx context.Context, cfg *config.Config, obs Observer, opts Options) (*Plan, error) {
+	desired := Desired(cfg)
+	names := make([]string, len(desired))
+	for i, g := range desired {
+		names[i] = g.Name
+	}
+	observed, err := obs.ObserveSecurityGroups(ctx, OwnerTags(cfg.Name), names)
+	if err != nil {
+		return nil, fmt.Errorf("observe security groups of %s: %w", cfg.Name, err)
+	}
+	if opts.Destroy {
+		desired = nil
+	}
+	p := Diff(desired, observed)
+	p.Config = cfg.Name
+	p.Destroy = opts.Destroy
+	p.CreatedAt = opts.Now
+	if p.CreatedAt.IsZero() {
+		p.CreatedAt = time.Now().UTC().Truncate(time.Second)
+	}
+	if opts.Destroy {
+		for i := range p.Changes {
+			p.Changes[i].Reason = ReasonDestroy
+		}
+	}
+	return p, nil
+}
+
+// Diff compares desired groups with observed ones. It is pure: same input, same plan.
+func Diff(desired []Group, obs *Observed) *Plan {
+	p := &Plan{FormatVersion: FormatVersion, ObservedDigest: Digest(obs), Changes: []Change{}}
+	nameByID := map[string]string{}
+	owned := map[string]*ObservedGroup{}
+	var dups []*ObservedGroup
+	sorted := append([]ObservedGroup(nil), obs.Owned...)
+	sort.Slice(sorted, func(i, j int) bool {
+		if sorted[i].Name != sorted[j].Name {
+			return sorted[i].Name < sorted[j].Name
+		}
+		return sorted[i].ID < sorted[j].ID
+	})
+	for i := range sorted {
+		g := &sorted[i]
+		nameByID[g.ID] = g.Name
+		if owned[g.Name] != nil {
+			dups = append(dups, g)
+			continue
+		}
+		owned[g.Name] = g
+	}
+	wanted := map[string]bool{}
+	for _, d := range desired {
+		wanted[d.Name] = true
+		o := owned[d.Name]
+		if o == nil {
+			p.Changes = append(p.Changes, Change{Action: Create, Reason: ReasonNew, Kind: KindGroup,
+				Address: d.Address, Group: d.Name, Description: d.Description})
+			for i := range d.Rules {
+				r := d.Rules[i]
+				p.Changes = append(p.Changes, Change{Action: Create, Reason: ReasonNew, Kind: KindRule,
+					Address: d.Address, Group: d.Name, Rule: &r})
+			}
+			continue
+		}
+		if o.Description != d.Description {
+			p.Changes = append(p.Changes, Change{Action: Update, Reason: ReasonDrift, Kind: KindGroup,
+				Address: d.Address, Group: d.Name, GroupID: o.ID, ID: o.ID,
+				Description: d.Description, OldDescription: o.Description})
+		} else {
+			p.Changes = append(p.Changes, Change{Action: NoOp, Reason: ReasonUnchange, Kind: KindGroup,
+				Address: d.Address, Group: d.Name, GroupID: o.ID, ID: o.ID})
+		}
+		have := map[string]ObservedRule{}
+		for _, r := range o.Rules {
+			r.Rule = resolve(r, nameByID)
+			if _, dup := have[r.Key()]; dup {
+				// Neutron refuses duplicates, but be safe: the extra one goes.
+				p.Changes = append(p.Changes, ruleDelete(d.Address, o, r, ReasonDrift))
+				continue
+			}
+			have[r.Key()] = r
+		}
+		want := map[string]bool{}
+		for i := range d.Rules {
+			r := d.Rules[i]
+			want[r.Key()] = true
+			if _, ok := have[r.Key()]; !ok {
+				p.Changes = append(p.Changes, Change{Action: Create, Reason: ReasonNew, Kind: KindRule,
+					Address: d.Address, Group: d.Name, GroupID: o.ID, Rule: &r})
+			}
+		}
+		extra := make([]ObservedRule, 0)
+		for k, r := range have {
+			if !want[k] {
+				extra = append(extra, r)
+			}
+		}
+		sort.Slice(extra, func(i, j int) bool { return extra[i].Key() < extra[j].Key() })
+		for _, r := range extra {
+			reason := ReasonDrift
+			if isOurs(r.Description) {
+				reason = ReasonRemoved
+			}
+			p.Changes = append(p.Changes, ruleDelete(d.Address, o, r, reason))
+		}
+	}
+	for _, g := range sorted {
+		if !wanted[g.Name] && owned[g.Name] != nil && owned[g.Name].ID == g.ID {
+			p.Changes = append(p.Changes, Change{Action: Delete, Reason: ReasonRemoved, Kind: KindGroup,
+				Address: g.Name, Group: g.Name, GroupID: g.ID, ID: g.ID, Rules: len(g.Rules)})
+		}
+	}
+	for _, g := range dups {
+		p.Changes = append(p.Changes, Change{Action: Delete, Reason: ReasonDup, Kind: KindGroup,
+			Address: g.Name, Group: g.Name, GroupID: g.ID, ID: g.ID, Rules: len(g.Rules)})
+	}
+	others := append([]ObservedGroup(nil), obs.Others...)
+	sort.Slice(others, func(i, j int) bool { return others[i].ID < others[j].ID })
+	for _, g := range others {
+		if !wanted[g.Name] && len(desired) > 0 {
+			continue
+		}
+		p.Conflicts = append(p.Conflicts, Conflict{Kind: KindGroup, Name: g.Name, ID: g.ID, Address: addressOf(desired, g.Name),
+			Detail: "a security group of this name exists without hardenctl's ownership tags: hardenctl will not change or delete it, and manages its own group of the same name beside it"})
+	}
+	return p
+}
+
+func ruleDelete(address string, g *ObservedGroup, r ObservedRule, reason Reason) Change {
+	rule := r.Rule
+	return Change{Action: Delete, Reason: reason, Kind: KindRule, Address: address, Group: g.Name,
+		GroupID: g.ID, ID: r.ID, Rule: &rule}
+}
+
+func addressOf(desired []Group, name string) string {
+	for _, d := range desired {
+		if d.Name == name {
+			return d.Address
+		}
+	}
+	return name
+}
+
+// resolve names an observed rule's remote group and normalizes it.
+func resolve(r ObservedRule, nameByID map[string]string) Rule {
+	rule := r.Rule.Normalize()
+	if r.RemoteGroupID != "" {
+		if n, ok := nameByID[r.RemoteGroupID]; ok {
+			rule.RemoteGroup = n
+		} else {
+			rule.RemoteGroup = "id:" + r.RemoteGroupID
+		}
+	}
+	return rule
+}
+
+func isOurs(desc string) bool {
+	return len(desc) >= len(RuleMarker) && desc[:len(RuleMarker)] == RuleMarker
+}
+
+// Digest fingerprints the observed state: ids, names, descriptions, tags and every rule.
+// Two observations with the same digest saw the same cloud.
+func Digest(obs *Observed) string {
+	canon := func(gs []ObservedGroup) []ObservedGroup {
+		out := make([]ObservedGroup, len(gs))
+		for i, g := range gs {
+			g.Tags = append([]string(nil), g.Tags...)
+			sort.Strings(g.Tags)
+			g.Rules = append([]ObservedRule(nil), g.Rules...)
+			sort.Slice(g.Rules, func(a, b int) bool { return g.Rules[a].ID < g.Rules[b].ID })
+			out[i] = g
+		}
+		sort.Slice(out, func(a, b int) bool { return out[a].ID < out[b].ID })
+		return out
+	}
+	others := canon(obs.Others)
+	for i := range others {
+		others[i].Rules = nil // a foreign group's rules are not ours to plan on
+	}
+	b, _ := json.Marshal(struct {
+		Owned, Others []ObservedGroup
+	}{canon(obs.Owned), others})
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}

@@ -1,0 +1,124 @@
+package openstack
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/gophercloud/gophercloud/v2"
+	"github.com/gophercloud/gophercloud/v2/openstack"
+	"github.com/gophercloud/gophercloud/v2/openstack/config/clouds"
+	"github.com/gophercloud/gophercloud/v2/openstack/identity/v3/tokens"
+)
+
+// Options say which cloud to use. With Cloud empty and OS_CLOUD unset, the OS_* variables
+// give the credentials.
+type Options struct {
+	Cloud  string // clouds.yaml entry (--cloud, the config's cloud block, or OS_CLOUD)
+	Region string // overrides the entry's region / OS_REGION_NAME
+	// Counter, when set, counts every HTTP request that reaches the cloud (retries included).
+	Counter *CountingTransport
+	Logger  *slog.Logger
+	// Timeout bounds one HTTP request (default 60 s).
+	Timeout time.Duration
+}
+
+// Client holds the authenticated service clients. It is safe for concurrent use.
+type Client struct {
+	network   *gophercloud.ServiceClient
+	projectID string // the token's project: every list is scoped to it, even for admins
+	logger    *slog.Logger
+}
+
+// New authenticates and finds the services in the catalog. Errors never contain secrets.
+func New(ctx context.Context, opts Options) (*Client, error) {
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	ao, eo, tlsCfg, source, err := authOptions(opts)
+	if err != nil {
+		return nil, err
+	}
+	ao.AllowReauth = true
+	pc, err := openstack.NewClient(ao.IdentityEndpoint)
+	if err != nil {
+		return nil, fmt.Errorf("%s: identity endpoint %q: %w", source, ao.IdentityEndpoint, err)
+	}
+	base := http.DefaultTransport.(*http.Transport).Clone()
+	if tlsCfg != nil {
+		base.TLSClientConfig = tlsCfg
+	}
+	var rt http.RoundTripper = base
+	if opts.Counter != nil {
+		opts.Counter.Next = base
+		rt = opts.Counter
+	}
+	timeout := opts.Timeout
+	if timeout == 0 {
+		timeout = 60 * time.Second
+	}
+	pc.HTTPClient = http.Client{Transport: newRetryTransport(rt, logger), Timeout: timeout}
+	pc.UserAgent.Prepend("hardenctl")
+	if err := openstack.Authenticate(ctx, pc, ao); err != nil {
+		return nil, fmt.Errorf("authenticate to %s (%s as user %q): %w", ao.IdentityEndpoint, source, userOf(ao), err)
+	}
+	network, err := openstack.NewNetworkV2(pc, eo)
+	if err != nil {
+		return nil, fmt.Errorf("find the network service (region %q) in the catalog: %w", eo.Region, err)
+	}
+	var projectID string
+	if res, ok := pc.GetAuthResult().(tokens.CreateResult); ok {
+		if p, err := res.ExtractProject(); err == nil && p != nil {
+			projectID = p.ID
+		}
+	}
+	logger.Debug("authenticated", "source", source, "auth_url", ao.IdentityEndpoint, "project", projectID, "network", network.Endpoint)
+	return &Client{network: network, projectID: projectID, logger: logger}, nil
+}
+
+func authOptions(opts Options) (gophercloud.AuthOptions, gophercloud.EndpointOpts, *tls.Config, string, error) {
+	cloud := opts.Cloud
+	if cloud == "" {
+		cloud = os.Getenv("OS_CLOUD")
+	}
+	if cloud != "" {
+		parseOpts := []clouds.ParseOption{clouds.WithCloudName(cloud)}
+		if opts.Region != "" {
+			parseOpts = append(parseOpts, clouds.WithRegion(opts.Region))
+		}
+		ao, eo, tlsCfg, err := clouds.Parse(parseOpts...)
+		if err != nil {
+			return ao, eo, nil, "", fmt.Errorf("read cloud %q from clouds.yaml: %w", cloud, err)
+		}
+		return ao, eo, tlsCfg, fmt.Sprintf("clouds.yaml entry %q", cloud), nil
+	}
+	ao, err := openstack.AuthOptionsFromEnv()
+	if err != nil {
+		var missing gophercloud.ErrMissingEnvironmentVariable
+		if errors.As(err, &missing) {
+			return ao, gophercloud.EndpointOpts{}, nil, "", fmt.Errorf("no cloud given: set --cloud, a cloud block in the configuration, OS_CLOUD, or the OS_* variables (%w)", err)
+		}
+		return ao, gophercloud.EndpointOpts{}, nil, "", fmt.Errorf("read OS_* variables: %w", err)
+	}
+	region := opts.Region
+	if region == "" {
+		region = os.Getenv("OS_REGION_NAME")
+	}
+	return ao, gophercloud.EndpointOpts{Region: region}, nil, "OS_* variables", nil
+}
+
+func userOf(ao gophercloud.AuthOptions) string {
+	if ao.Username != "" {
+		return ao.Username
+	}
+	if ao.UserID != "" {
+		return ao.UserID
+	}
+	return "(application credential or token)"
+}
