@@ -54,7 +54,7 @@ func WriteText(w io.Writer, p *Plan, color bool) error {
 			pw.line(colYellow, "  ~ %s %q {", KindGroup, g.Group)
 			pw.line(colYellow, "      ~ description = %q -> %q", g.OldDescription, g.Description)
 		case Delete:
-			pw.line(colBold, "  # %s (id %s) will be destroyed with its %d rules: %s", g.Group, g.ID, g.Rules, reasonText(g.Reason))
+			pw.line(colBold, "  # %s (id %s) will be destroyed with its %d rule%s: %s", g.Group, g.ID, g.Rules, plural(g.Rules), reasonText(g.Reason))
 			pw.line(colRed, "  - %s %q {", KindGroup, g.Group)
 		default:
 			n := len(rules)
@@ -148,7 +148,7 @@ func reasonText(r Reason) string {
 	case ReasonNew:
 		return "new in config"
 	case ReasonDrift:
-		return "drift: not as the configuration says (changed or added outside hardenctl)"
+		return "drift: changed or added outside hardenctl"
 	case ReasonRemoved:
 		return "removed from config"
 	case ReasonDestroy:
