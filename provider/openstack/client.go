@@ -3,11 +3,11 @@ package openstack
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/gophercloud/gophercloud/v2"
@@ -98,19 +98,80 @@ func authOptions(opts Options) (gophercloud.AuthOptions, gophercloud.EndpointOpt
 		}
 		return ao, eo, tlsCfg, fmt.Sprintf("clouds.yaml entry %q", cloud), nil
 	}
-	ao, err := openstack.AuthOptionsFromEnv()
+	ao, err := envAuthOptions(os.Getenv)
 	if err != nil {
-		var missing gophercloud.ErrMissingEnvironmentVariable
-		if errors.As(err, &missing) {
-			return ao, gophercloud.EndpointOpts{}, nil, "", fmt.Errorf("no cloud given: set --cloud, a cloud block in the configuration, OS_CLOUD, or the OS_* variables (%w)", err)
-		}
-		return ao, gophercloud.EndpointOpts{}, nil, "", fmt.Errorf("read OS_* variables: %w", err)
+		return ao, gophercloud.EndpointOpts{}, nil, "", err
 	}
 	region := opts.Region
 	if region == "" {
 		region = os.Getenv("OS_REGION_NAME")
 	}
 	return ao, gophercloud.EndpointOpts{Region: region}, nil, "OS_* variables", nil
+}
+
+// envAuthOptions reads the OS_* variables as an openrc file sets them, with separate user
+// and project domains (gophercloud's AuthOptionsFromEnv knows only OS_DOMAIN_*).
+func envAuthOptions(getenv func(string) string) (gophercloud.AuthOptions, error) {
+	first := func(names ...string) string {
+		for _, n := range names {
+			if v := getenv(n); v != "" {
+				return v
+			}
+		}
+		return ""
+	}
+	ao := gophercloud.AuthOptions{
+		IdentityEndpoint:            getenv("OS_AUTH_URL"),
+		Username:                    getenv("OS_USERNAME"),
+		UserID:                      first("OS_USER_ID", "OS_USERID"),
+		Password:                    getenv("OS_PASSWORD"),
+		DomainName:                  first("OS_USER_DOMAIN_NAME", "OS_DOMAIN_NAME"),
+		DomainID:                    first("OS_USER_DOMAIN_ID", "OS_DOMAIN_ID"),
+		ApplicationCredentialID:     getenv("OS_APPLICATION_CREDENTIAL_ID"),
+		ApplicationCredentialName:   getenv("OS_APPLICATION_CREDENTIAL_NAME"),
+		ApplicationCredentialSecret: getenv("OS_APPLICATION_CREDENTIAL_SECRET"),
+	}
+	var missing []string
+	if ao.IdentityEndpoint == "" {
+		missing = append(missing, "OS_AUTH_URL")
+	}
+	appCred := ao.ApplicationCredentialID != "" || ao.ApplicationCredentialName != ""
+	if appCred {
+		if ao.ApplicationCredentialSecret == "" {
+			missing = append(missing, "OS_APPLICATION_CREDENTIAL_SECRET")
+		}
+	} else {
+		if ao.Username == "" && ao.UserID == "" {
+			missing = append(missing, "OS_USERNAME")
+		}
+		if ao.Password == "" {
+			missing = append(missing, "OS_PASSWORD")
+		}
+	}
+	if len(missing) > 0 {
+		return ao, fmt.Errorf("no cloud given: set --cloud, a cloud block in the configuration, OS_CLOUD, or the OS_* variables (missing: %s)", strings.Join(missing, ", "))
+	}
+	if appCred {
+		return ao, nil
+	}
+	project, projectID := first("OS_PROJECT_NAME", "OS_TENANT_NAME"), first("OS_PROJECT_ID", "OS_TENANT_ID")
+	if project != "" || projectID != "" {
+		ao.Scope = &gophercloud.AuthScope{ProjectName: project, ProjectID: projectID}
+		if project != "" {
+			ao.Scope.DomainName = first("OS_PROJECT_DOMAIN_NAME", "OS_USER_DOMAIN_NAME", "OS_DOMAIN_NAME")
+			ao.Scope.DomainID = first("OS_PROJECT_DOMAIN_ID", "OS_USER_DOMAIN_ID", "OS_DOMAIN_ID")
+			if ao.Scope.DomainName != "" && ao.Scope.DomainID != "" {
+				ao.Scope.DomainName = ""
+			}
+			if ao.Scope.DomainName == "" && ao.Scope.DomainID == "" {
+				return ao, fmt.Errorf("OS_PROJECT_NAME %q needs its domain: set OS_PROJECT_DOMAIN_NAME or OS_PROJECT_DOMAIN_ID", project)
+			}
+		}
+	}
+	if ao.UserID == "" && ao.DomainName != "" && ao.DomainID != "" {
+		ao.DomainName = ""
+	}
+	return ao, nil
 }
 
 func userOf(ao gophercloud.AuthOptions) string {
