@@ -16,6 +16,8 @@ type Config struct {
 	Cloud   Cloud
 	Bastion *Bastion // nil when the configuration has no bastion block
 	Zones   []*Zone  // sorted by name
+	// Variables are the input variables with their final values, sorted by name.
+	Variables []*Variable
 }
 
 // Zone returns the zone called name, or nil.

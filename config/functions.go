@@ -1,0 +1,163 @@
+package config
+
+import (
+	"fmt"
+	"math/big"
+	"net"
+	"strings"
+
+	"github.com/apparentlymart/go-cidr/cidr"
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/function"
+	"github.com/zclconf/go-cty/cty/function/stdlib"
+)
+
+// functions are the functions expressions may call: the familiar subset of Terraform's.
+func functions() map[string]function.Function {
+	return map[string]function.Function{
+		"cidrhost":    cidrHostFunc,
+		"cidrnetmask": cidrNetmaskFunc,
+		"cidrsubnet":  cidrSubnetFunc,
+		"coalesce":    stdlib.CoalesceFunc,
+		"concat":      stdlib.ConcatFunc,
+		"contains":    stdlib.ContainsFunc,
+		"distinct":    stdlib.DistinctFunc,
+		"flatten":     stdlib.FlattenFunc,
+		"format":      stdlib.FormatFunc,
+		"formatlist":  stdlib.FormatListFunc,
+		"join":        stdlib.JoinFunc,
+		"keys":        stdlib.KeysFunc,
+		"length":      stdlib.LengthFunc,
+		"lookup":      stdlib.LookupFunc,
+		"lower":       stdlib.LowerFunc,
+		"max":         stdlib.MaxFunc,
+		"merge":       stdlib.MergeFunc,
+		"min":         stdlib.MinFunc,
+		"range":       stdlib.RangeFunc,
+		"replace":     replaceFunc,
+		"split":       stdlib.SplitFunc,
+		"tolist":      stdlib.MakeToFunc(cty.List(cty.DynamicPseudoType)),
+		"toset":       stdlib.MakeToFunc(cty.Set(cty.DynamicPseudoType)),
+		"trimspace":   stdlib.TrimSpaceFunc,
+		"upper":       stdlib.UpperFunc,
+		"values":      stdlib.ValuesFunc,
+	}
+}
+
+// replaceFunc is Terraform's replace: a substring, or a regular expression when written
+// between slashes ("/[0-9]+/").
+var replaceFunc = function.New(&function.Spec{
+	Params: []function.Parameter{
+		{Name: "str", Type: cty.String},
+		{Name: "substr", Type: cty.String},
+		{Name: "replace", Type: cty.String},
+	},
+	Type: function.StaticReturnType(cty.String),
+	Impl: func(args []cty.Value, retType cty.Type) (cty.Value, error) {
+		substr := args[1].AsString()
+		if len(substr) > 1 && strings.HasPrefix(substr, "/") && strings.HasSuffix(substr, "/") {
+			re := cty.StringVal(substr[1 : len(substr)-1])
+			return stdlib.RegexReplace(args[0], re, args[2])
+		}
+		return stdlib.Replace(args[0], args[1], args[2])
+	},
+})
+
+// cidrSubnetFunc is cidrsubnet(prefix, newbits, netnum): the netnum-th subnet of prefix
+// with newbits more bits of prefix length.
+var cidrSubnetFunc = function.New(&function.Spec{
+	Params: []function.Parameter{
+		{Name: "prefix", Type: cty.String},
+		{Name: "newbits", Type: cty.Number},
+		{Name: "netnum", Type: cty.Number},
+	},
+	Type: function.StaticReturnType(cty.String),
+	Impl: func(args []cty.Value, retType cty.Type) (cty.Value, error) {
+		network, err := parseNetwork(args[0].AsString())
+		if err != nil {
+			return cty.UnknownVal(cty.String), function.NewArgError(0, err)
+		}
+		prefixLen, addrLen := network.Mask.Size()
+		newbits, ok := wholeNumber(args[1], 0, int64(addrLen-prefixLen))
+		if !ok {
+			return cty.UnknownVal(cty.String), function.NewArgErrorf(1,
+				"%s plus %s new bits does not fit in %d bits", args[0].AsString(), showValue(args[1]), addrLen)
+		}
+		netnum, err := bigInt(args[2])
+		if err != nil {
+			return cty.UnknownVal(cty.String), function.NewArgError(2, err)
+		}
+		limit := new(big.Int).Lsh(big.NewInt(1), uint(newbits))
+		if netnum.Sign() < 0 || netnum.Cmp(limit) >= 0 {
+			return cty.UnknownVal(cty.String), function.NewArgErrorf(2,
+				"%d new bits make %s subnets, numbered 0 to %s; %s is not one", newbits, limit, new(big.Int).Sub(limit, big.NewInt(1)), netnum)
+		}
+		sub, err := cidr.SubnetBig(network, int(newbits), netnum)
+		if err != nil {
+			return cty.UnknownVal(cty.String), err
+		}
+		return cty.StringVal(sub.String()), nil
+	},
+})
+
+// cidrHostFunc is cidrhost(prefix, hostnum): the hostnum-th address of prefix; a negative
+// hostnum counts from the end.
+var cidrHostFunc = function.New(&function.Spec{
+	Params: []function.Parameter{
+		{Name: "prefix", Type: cty.String},
+		{Name: "hostnum", Type: cty.Number},
+	},
+	Type: function.StaticReturnType(cty.String),
+	Impl: func(args []cty.Value, retType cty.Type) (cty.Value, error) {
+		network, err := parseNetwork(args[0].AsString())
+		if err != nil {
+			return cty.UnknownVal(cty.String), function.NewArgError(0, err)
+		}
+		hostnum, err := bigInt(args[1])
+		if err != nil {
+			return cty.UnknownVal(cty.String), function.NewArgError(1, err)
+		}
+		ip, err := cidr.HostBig(network, hostnum)
+		if err != nil {
+			return cty.UnknownVal(cty.String), function.NewArgError(1, err)
+		}
+		return cty.StringVal(ip.String()), nil
+	},
+})
+
+// cidrNetmaskFunc is cidrnetmask(prefix): the IPv4 netmask of prefix, like 255.255.0.0.
+var cidrNetmaskFunc = function.New(&function.Spec{
+	Params: []function.Parameter{{Name: "prefix", Type: cty.String}},
+	Type:   function.StaticReturnType(cty.String),
+	Impl: func(args []cty.Value, retType cty.Type) (cty.Value, error) {
+		network, err := parseNetwork(args[0].AsString())
+		if err != nil {
+			return cty.UnknownVal(cty.String), function.NewArgError(0, err)
+		}
+		if network.IP.To4() == nil {
+			return cty.UnknownVal(cty.String), function.NewArgErrorf(0, "IPv6 prefixes have no netmask")
+		}
+		return cty.StringVal(net.IP(network.Mask).String()), nil
+	},
+})
+
+func parseNetwork(s string) (*net.IPNet, error) {
+	_, network, err := net.ParseCIDR(s)
+	if err != nil {
+		return nil, fmt.Errorf("%q is not a CIDR prefix, like 10.0.0.0/16", s)
+	}
+	return network, nil
+}
+
+// bigInt returns a whole number as a big.Int.
+func bigInt(v cty.Value) (*big.Int, error) {
+	f := v.AsBigFloat()
+	if !f.IsInt() {
+		return nil, fmt.Errorf("%s is not a whole number", showValue(v))
+	}
+	n, _ := f.Int(nil)
+	if n.BitLen() > 128 {
+		return nil, fmt.Errorf("%s is too large", showValue(v))
+	}
+	return n, nil
+}

@@ -1,0 +1,167 @@
+package config
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclparse"
+)
+
+// LoadOptions carries the variable values given outside the configuration files.
+type LoadOptions struct {
+	Vars     []string // -var name=value, in order given
+	VarFiles []string // -var-file paths (*.hcl / *.hcl.json style: name = value attributes)
+	Environ  []string // os.Environ(); HARDENCTL_VAR_name=value is read from it
+}
+
+// EnvVarPrefix starts the name of an environment variable that sets an input variable:
+// HARDENCTL_VAR_admin_cidrs sets var.admin_cidrs.
+const EnvVarPrefix = "HARDENCTL_VAR_"
+
+// Loader reads configurations. It keeps the source of every file it has read, so that
+// WriteDiagnostics can show the lines a diagnostic points at. A Loader is not safe for
+// concurrent use.
+type Loader struct {
+	parser *hclparse.Parser
+}
+
+// NewLoader returns a Loader that has read nothing yet.
+func NewLoader() *Loader {
+	return &Loader{parser: hclparse.NewParser()}
+}
+
+// Load reads every *.hcl file of a directory (sorted, not recursive), or one file, and
+// evaluates it. The Config is nil when the diagnostics hold an error; all errors found are
+// reported, not only the first.
+func (l *Loader) Load(path string, opts LoadOptions) (*Config, hcl.Diagnostics) {
+	files, dir, diags := l.parseFiles(path)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	d := newDecoder(l, dir)
+	diags = append(diags, d.decode(files, opts)...)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	return d.cfg, diags
+}
+
+// parseFiles parses path, a directory or a file, and returns the files and the directory
+// the configuration is named after.
+func (l *Loader) parseFiles(path string) ([]*hcl.File, string, hcl.Diagnostics) {
+	info, err := os.Stat(path)
+	if err != nil {
+		return nil, "", hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "Failed to read configuration",
+			Detail:   fmt.Sprintf("Cannot read %s: %s.", path, err),
+			Subject:  &hcl.Range{Filename: path, Start: hcl.InitialPos, End: hcl.InitialPos},
+		}}
+	}
+	var names []string
+	dir := path
+	if info.IsDir() {
+		names, err = hclFiles(path)
+		if err != nil {
+			return nil, "", hcl.Diagnostics{{
+				Severity: hcl.DiagError,
+				Summary:  "Failed to read configuration directory",
+				Detail:   fmt.Sprintf("Cannot list %s: %s.", path, err),
+				Subject:  &hcl.Range{Filename: path, Start: hcl.InitialPos, End: hcl.InitialPos},
+			}}
+		}
+		if len(names) == 0 {
+			return nil, "", hcl.Diagnostics{{
+				Severity: hcl.DiagError,
+				Summary:  "No configuration files",
+				Detail:   fmt.Sprintf("The directory %s holds no *.hcl file.", path),
+				Subject:  &hcl.Range{Filename: path, Start: hcl.InitialPos, End: hcl.InitialPos},
+			}}
+		}
+	} else {
+		names = []string{path}
+		dir = filepath.Dir(path)
+	}
+	var files []*hcl.File
+	var diags hcl.Diagnostics
+	for _, name := range names {
+		f, fDiags := l.parseFile(name)
+		diags = append(diags, fDiags...)
+		if f != nil {
+			files = append(files, f)
+		}
+	}
+	return files, dir, diags
+}
+
+// parseFile parses one file as HCL native syntax, or as JSON when its name ends in .json.
+func (l *Loader) parseFile(name string) (*hcl.File, hcl.Diagnostics) {
+	if strings.HasSuffix(name, ".json") {
+		return l.parser.ParseJSONFile(name)
+	}
+	return l.parser.ParseHCLFile(name)
+}
+
+// hclFiles lists the *.hcl files directly in dir, sorted.
+func hclFiles(dir string) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, e := range entries {
+		if e.IsDir() || !strings.HasSuffix(e.Name(), ".hcl") || strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		names = append(names, filepath.Join(dir, e.Name()))
+	}
+	sort.Strings(names)
+	return names, nil
+}
+
+// configNamePattern is what a configuration name must look like: it goes into the
+// ownership tags of every managed resource.
+var configNamePattern = regexp.MustCompile(`^[a-z][a-z0-9-]{0,38}$`)
+
+// defaultConfigName derives a configuration name from a directory: its base name,
+// lower-cased, with every run of other characters than a-z, 0-9 and '-' made one '-'.
+func defaultConfigName(dir string) string {
+	abs, err := filepath.Abs(dir)
+	if err == nil {
+		dir = abs
+	}
+	base := strings.ToLower(filepath.Base(dir))
+	var b strings.Builder
+	dash := false
+	for _, r := range base {
+		ok := (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') || r == '-'
+		if !ok {
+			if !dash {
+				b.WriteByte('-')
+			}
+			dash = true
+			continue
+		}
+		b.WriteRune(r)
+		dash = r == '-'
+	}
+	return strings.Trim(b.String(), "-")
+}
+
+// WriteDiagnostics renders diags for people: each with its file, line, the source lines it
+// points at, and its detail, wrapped at 78 columns.
+func (l *Loader) WriteDiagnostics(w io.Writer, diags hcl.Diagnostics, color bool) error {
+	return hcl.NewDiagnosticTextWriter(w, l.parser.Files(), 78, color).WriteDiagnostics(diags)
+}
+
+// addSynthetic registers src under a synthetic file name (like "<value for var.x>") so that
+// diagnostics pointing into a value given on the command line show it.
+func (l *Loader) addSynthetic(name string, src []byte) {
+	l.parser.AddFile(name, &hcl.File{Body: hcl.EmptyBody(), Bytes: src})
+}

@@ -1,0 +1,167 @@
+package config
+
+import (
+	"net/netip"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// platformDir is the sample platform that the tests of other packages load too.
+const platformDir = "../testdata/platform"
+
+// cmpConfig compares configurations; ranges are checked on their own.
+var cmpConfig = []cmp.Option{
+	cmpopts.IgnoreTypes(hcl.Range{}),
+	cmp.Comparer(func(a, b netip.Prefix) bool { return a == b }),
+	cmp.Comparer(func(a, b cty.Value) bool { return a.RawEquals(b) }),
+	cmp.Comparer(func(a, b cty.Type) bool { return a.Equals(b) }),
+}
+
+func TestLoadSamplePlatform(t *testing.T) {
+	l := NewLoader()
+	cfg, diags := l.Load(platformDir, LoadOptions{})
+	if len(diags) > 0 {
+		t.Fatalf("Load: %s", FormatDiagnosticsCompact(diags))
+	}
+
+	cidr := func(s string) Peer { return Peer{Kind: PeerCIDR, CIDR: netip.MustParsePrefix(s)} }
+	zone := func(s string) Peer { return Peer{Kind: PeerZone, Zone: s} }
+	port := func(p int) PortRange { return PortRange{p, p} }
+	want := &Config{
+		Name:  "sample",
+		Cloud: Cloud{Cloud: "devcloud", Region: "RegionOne"},
+		Bastion: &Bastion{AllowFrom: []netip.Prefix{
+			netip.MustParsePrefix("198.51.100.0/24"),
+			netip.MustParsePrefix("2001:db8:100::/48"),
+		}},
+		Zones: []*Zone{
+			{
+				Name: "app", Description: "Application servers", IPVersions: []int{4, 6},
+				Ingress: []*Rule{
+					{Direction: Ingress, Protocol: ProtoTCP, Ports: []PortRange{port(8443)}, Peers: []Peer{zone("dmz")}},
+				},
+				Egress: []*Rule{
+					{Direction: Egress, Protocol: ProtoTCP, Ports: []PortRange{port(5432)}, Peers: []Peer{zone("data")}},
+					{Direction: Egress, Protocol: ProtoTCP, Ports: []PortRange{port(5000)}, Peers: []Peer{cidr("203.0.113.0/24")},
+						Description: "Internal container registry mirror"},
+				},
+			},
+			{
+				Name: "data", Description: "Databases", IPVersions: []int{4},
+				Ingress: []*Rule{
+					{Direction: Ingress, Protocol: ProtoTCP, Ports: []PortRange{port(5432)}, Peers: []Peer{zone("app")}},
+				},
+			},
+			{
+				Name: "dmz", Description: "Load balancers facing the internet", IPVersions: []int{4, 6},
+				Ingress: []*Rule{
+					{Direction: Ingress, Protocol: ProtoTCP, Ports: []PortRange{port(443), port(80)},
+						Peers: []Peer{cidr("0.0.0.0/0"), cidr("::/0")}, Description: "HTTPS, and HTTP for redirects"},
+				},
+				Egress: []*Rule{
+					{Direction: Egress, Protocol: ProtoTCP, Ports: []PortRange{port(8443)}, Peers: []Peer{zone("app")}},
+				},
+			},
+			{
+				Name: "management", Description: "Monitoring and logging", IPVersions: []int{4, 6},
+				Ingress: []*Rule{
+					{Direction: Ingress, Protocol: ProtoTCP, Ports: []PortRange{port(9100)},
+						Peers: []Peer{cidr("10.20.0.0/16"), cidr("2001:db8:200::/48")}, Description: "Metrics scraping"},
+					{Direction: Ingress, Protocol: ProtoICMP, Peers: []Peer{zone("app")}},
+					{Direction: Ingress, Protocol: ProtoTCP, Ports: []PortRange{{9000, 9010}}, Peers: []Peer{cidr("10.20.16.0/20")}},
+				},
+				Egress: []*Rule{
+					{Direction: Egress, Protocol: ProtoUDP, Ports: []PortRange{port(514)}, Peers: []Peer{cidr("192.0.2.10/32")}},
+				},
+			},
+		},
+		Variables: []*Variable{
+			{
+				Name:        "admin_cidrs",
+				Description: "Networks the administrators come from; only they reach the bastion.",
+				Type:        cty.List(cty.String),
+				Value:       cty.ListVal([]cty.Value{cty.StringVal("198.51.100.0/24"), cty.StringVal("2001:db8:100::/48")}),
+			},
+			{Name: "metrics_port", Type: cty.Number, Value: cty.NumberIntVal(9100)},
+		},
+	}
+	if diff := cmp.Diff(want, cfg, cmpConfig...); diff != "" {
+		t.Errorf("Load(%s) mismatch (-want +got):\n%s", platformDir, diff)
+	}
+
+	// Ranges point at what was written.
+	ranges := []struct {
+		what string
+		got  hcl.Range
+		want string
+	}{
+		{"zone dmz", cfg.Zone("dmz").DeclRange, "zones.hcl:1,1"},
+		{"dmz ingress", cfg.Zone("dmz").Ingress[0].DeclRange, "zones.hcl:4,3"},
+		{"dmz ingress peer ::/0", cfg.Zone("dmz").Ingress[0].Peers[1].Range, "zones.hcl:5,19"},
+		{"management metrics peer 2001:db8:200::/48", cfg.Zone("management").Ingress[0].Peers[1].Range, "zones.hcl:50,36"},
+		{"bastion", cfg.Bastion.DeclRange, "main.hcl:21,1"},
+		{"cloud", cfg.Cloud.DeclRange, "main.hcl:5,1"},
+	}
+	for _, r := range ranges {
+		if got := at(r.got); got != platformDir+"/"+r.want {
+			t.Errorf("%s at %s, want %s", r.what, got, r.want)
+		}
+	}
+}
+
+func TestLoadVariablePrecedence(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir+"/vars1.hclvars", `admin_cidrs = ["10.1.0.0/16"]`+"\n")
+	writeFile(t, dir+"/vars2.json", `{"admin_cidrs": ["10.2.0.0/16"]}`)
+
+	tests := []struct {
+		name string
+		opts LoadOptions
+		want []string
+	}{
+		{"default", LoadOptions{}, []string{"198.51.100.0/24", "2001:db8:100::/48"}},
+		{"environment", LoadOptions{Environ: []string{"HARDENCTL_VAR_admin_cidrs=[\"10.0.0.0/8\"]"}}, []string{"10.0.0.0/8"}},
+		{"var-file over environment", LoadOptions{
+			Environ:  []string{"HARDENCTL_VAR_admin_cidrs=[\"10.0.0.0/8\"]"},
+			VarFiles: []string{dir + "/vars1.hclvars"},
+		}, []string{"10.1.0.0/16"}},
+		{"later var-file wins", LoadOptions{VarFiles: []string{dir + "/vars1.hclvars", dir + "/vars2.json"}}, []string{"10.2.0.0/16"}},
+		{"-var over var-file", LoadOptions{
+			VarFiles: []string{dir + "/vars1.hclvars"},
+			Vars:     []string{`admin_cidrs=["10.3.0.0/16"]`, `admin_cidrs=["10.4.0.0/16", "10.5.0.0/16"]`},
+		}, []string{"10.4.0.0/16", "10.5.0.0/16"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, diags := NewLoader().Load(platformDir, tt.opts)
+			if diags.HasErrors() {
+				t.Fatalf("Load: %s", FormatDiagnosticsCompact(diags))
+			}
+			var got []string
+			for _, p := range cfg.Bastion.AllowFrom {
+				got = append(got, p.String())
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("bastion allow_from (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestDefaultName(t *testing.T) {
+	tests := []struct{ dir, want string }{
+		{"/x/platform", "platform"},
+		{"/x/My Platform_2", "my-platform-2"},
+		{"/x/--Prod--", "prod"},
+		{"/x/123", "123"},
+	}
+	for _, tt := range tests {
+		if got := defaultConfigName(tt.dir); got != tt.want {
+			t.Errorf("defaultConfigName(%q) = %q, want %q", tt.dir, got, tt.want)
+		}
+	}
+}
