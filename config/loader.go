@@ -46,6 +46,7 @@ func (l *Loader) Load(path string, opts LoadOptions) (*Config, hcl.Diagnostics) 
 	}
 	d := newDecoder(l, dir)
 	diags = append(diags, d.decode(files, opts)...)
+	sortDiagnostics(diags)
 	if diags.HasErrors() {
 		return nil, diags
 	}

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclwrite"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
 )
@@ -71,6 +72,9 @@ func showValue(v cty.Value) string {
 		return v.AsBigFloat().Text('g', -1)
 	case cty.Bool:
 		return fmt.Sprint(v.True())
+	}
+	if v.IsWhollyKnown() && (v.Type().IsTupleType() || v.Type().IsListType() || v.Type().IsSetType()) && v.LengthInt() <= 8 {
+		return string(hclwrite.TokensForValue(v).Bytes())
 	}
 	return v.Type().FriendlyName()
 }

@@ -278,13 +278,14 @@ func (d *decoder) varOptionValue(decls map[string]*variableDecl, arg string, giv
 	name, raw, ok := strings.Cut(arg, "=")
 	name = strings.TrimSpace(name)
 	if !ok || name == "" {
-		rng := d.synthetic("<-var option>", arg)
+		rng := d.synthetic("<-var option>", arg, false)
 		return hcl.Diagnostics{errorAt(rng, "Invalid -var option",
 			"The option -var %q is not of the form name=value, like -var 'region=RegionOne'.", arg)}
 	}
 	decl := decls[name]
 	if decl == nil {
-		rng := d.synthetic(fmt.Sprintf("<value for var.%s>", name), raw)
+		// The value is not shown: it may be a secret meant for a variable of another name.
+		rng := d.synthetic(fmt.Sprintf("<value for var.%s>", name), raw, false)
 		return hcl.Diagnostics{undeclaredValue(rng, name, "-var", decls)}
 	}
 	g, diags := d.parseGiven(decl, raw, "-var")
@@ -298,22 +299,41 @@ func (d *decoder) varOptionValue(decls map[string]*variableDecl, arg string, giv
 // for a string variable, else the value of it read as an HCL expression.
 func (d *decoder) parseGiven(decl *variableDecl, raw, source string) (givenValue, hcl.Diagnostics) {
 	filename := fmt.Sprintf("<value for var.%s>", decl.v.Name)
-	rng := d.synthetic(filename, raw)
+	rng := d.synthetic(filename, raw, !decl.v.Sensitive)
 	if decl.literal {
 		return givenValue{value: cty.StringVal(raw), rng: rng, source: source}, nil
 	}
 	expr, diags := hclsyntax.ParseExpression([]byte(raw), filename, hcl.InitialPos)
-	if diags.HasErrors() {
-		return givenValue{}, diags
+	if !diags.HasErrors() {
+		var vDiags hcl.Diagnostics
+		v, vDiags := expr.Value(nil)
+		if !vDiags.HasErrors() {
+			return givenValue{value: v, rng: expr.Range(), source: source}, nil
+		}
+		diags = vDiags
 	}
-	v, vDiags := expr.Value(nil)
-	diags = append(diags, vDiags...)
-	return givenValue{value: v, rng: expr.Range(), source: source}, diags
+	// Say why the value was read as HCL: a bare word for a list or number variable is
+	// otherwise a puzzling "Variables not allowed".
+	for _, diag := range diags {
+		if diag.Severity != hcl.DiagError {
+			continue
+		}
+		diag.Detail = fmt.Sprintf("var.%s is of type %s, so the value given by %s is read as an HCL expression, like [\"10.0.0.0/8\"] or 42, and that failed: %s: %s",
+			decl.v.Name, typeexpr.TypeString(decl.v.Type), source, strings.TrimSuffix(diag.Summary, "."), diag.Detail)
+		diag.Summary = "Invalid value for variable"
+		if diag.Subject == nil {
+			diag.Subject = rng.Ptr()
+		}
+	}
+	return givenValue{}, diags
 }
 
-// synthetic registers src as a pseudo file named name and returns its whole range.
-func (d *decoder) synthetic(name, src string) hcl.Range {
-	d.loader.addSynthetic(name, []byte(src))
+// synthetic returns the whole range of src as a pseudo file named name; when show, it also
+// registers src so that diagnostics show it.
+func (d *decoder) synthetic(name, src string, show bool) hcl.Range {
+	if show {
+		d.loader.addSynthetic(name, []byte(src))
+	}
 	end := hcl.Pos{Line: 1, Column: 1 + len(src), Byte: len(src)}
 	if strings.Contains(src, "\n") {
 		end = hcl.Pos{Line: 1, Column: 1, Byte: 0}
@@ -337,6 +357,7 @@ func convertErr(err error) string {
 	return err.Error()
 }
 
+// formatPath renders a path inside a value as in an expression: [0].name.
 func formatPath(path cty.Path) string {
 	var b strings.Builder
 	for _, step := range path {
@@ -347,5 +368,5 @@ func formatPath(path cty.Path) string {
 			fmt.Fprintf(&b, "[%s]", showValue(s.Key))
 		}
 	}
-	return "element " + strings.TrimPrefix(b.String(), ".")
+	return "at " + strings.TrimPrefix(b.String(), ".")
 }
