@@ -2,6 +2,7 @@ package plan
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/hardenctl/hardenctl/config"
@@ -35,10 +36,10 @@ func Desired(cfg *config.Config) []Group {
 		if desc == "" {
 			desc = fmt.Sprintf("zone %s of %s", z.Name, cfg.Name)
 		}
-		b.group("zone."+z.Name, GroupName(cfg, z.Name), desc)
+		b.group("zone."+z.Name, GroupName(cfg, z.Name), desc, ipVersions(z))
 	}
 	if cfg.Bastion != nil {
-		bastion := b.group("bastion", GroupName(cfg, "bastion"), fmt.Sprintf("bastion of %s", cfg.Name))
+		bastion := b.group("bastion", GroupName(cfg, "bastion"), fmt.Sprintf("bastion of %s", cfg.Name), []int{4, 6})
 		for _, p := range cfg.Bastion.AllowFrom {
 			bastion.add(Rule{Direction: Ingress, EtherType: etherType(p.Addr().Is4()), Protocol: "tcp",
 				PortMin: 22, PortMax: 22, RemoteIPPrefix: prefixString(p.String()),
@@ -48,7 +49,7 @@ func Desired(cfg *config.Config) []Group {
 	for _, z := range cfg.Zones {
 		self := GroupName(cfg, z.Name)
 		if cfg.Bastion != nil {
-			b.flow(GroupName(cfg, "bastion"), self, ipVersions(z), config.ProtoTCP,
+			b.flow(GroupName(cfg, "bastion"), self, config.ProtoTCP,
 				[]config.PortRange{{Min: 22, Max: 22}}, "ssh through the bastion")
 		}
 		for _, r := range z.Ingress {
@@ -57,7 +58,7 @@ func Desired(cfg *config.Config) []Group {
 					b.groups[self].cidr(Ingress, p, r)
 					continue
 				}
-				b.flow(peerGroup(cfg, p), self, ipVersions(z), r.Protocol, r.Ports, ruleNote(r, z.Name))
+				b.flow(peerGroup(cfg, p), self, r.Protocol, r.Ports, ruleNote(r, z.Name))
 			}
 		}
 		for _, r := range z.Egress {
@@ -66,7 +67,7 @@ func Desired(cfg *config.Config) []Group {
 					b.groups[self].cidr(Egress, p, r)
 					continue
 				}
-				b.flow(self, peerGroup(cfg, p), ipVersions(z), r.Protocol, r.Ports, ruleNote(r, z.Name))
+				b.flow(self, peerGroup(cfg, p), r.Protocol, r.Ports, ruleNote(r, z.Name))
 			}
 		}
 	}
@@ -91,11 +92,12 @@ type builder struct {
 
 type groupRules struct {
 	Group
-	rules map[string]Rule // by Key; the first description wins
+	versions []int           // IP versions of flows with other groups
+	rules    map[string]Rule // by Key; the first description wins
 }
 
-func (b *builder) group(address, name, desc string) *groupRules {
-	g := &groupRules{Group: Group{Address: address, Name: name, Description: desc}, rules: map[string]Rule{}}
+func (b *builder) group(address, name, desc string, versions []int) *groupRules {
+	g := &groupRules{Group: Group{Address: address, Name: name, Description: desc}, versions: versions, rules: map[string]Rule{}}
 	b.groups[name] = g
 	return g
 }
@@ -117,13 +119,16 @@ func (g *groupRules) cidr(dir string, p config.Peer, r *config.Rule) {
 }
 
 // flow lets traffic from group `from` to group `to`: egress on the sender, ingress on the
-// receiver, each naming the other.
-func (b *builder) flow(from, to string, versions []int, proto string, ports []config.PortRange, note string) {
+// receiver, each naming the other, for the IP versions both sides speak.
+func (b *builder) flow(from, to string, proto string, ports []config.PortRange, note string) {
 	src, dst := b.groups[from], b.groups[to]
 	if src == nil || dst == nil {
 		return // the loader reports references to undeclared zones; nothing to build here
 	}
-	for _, v := range versions {
+	for _, v := range src.versions {
+		if !slices.Contains(dst.versions, v) {
+			continue
+		}
 		et := etherType(v == 4)
 		for _, pr := range portRanges(ports) {
 			p := protocol(proto, et)

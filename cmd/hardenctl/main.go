@@ -9,9 +9,13 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/hardenctl/hardenctl/provider/openstack"
 )
 
 // exitError carries an exit code other than 1 (for example -detailed-exitcode's 2).
@@ -29,13 +33,20 @@ func (e *exitError) Error() string {
 
 // globals are the flags every command shares and the streams it writes to.
 type globals struct {
-	stdin     io.Reader
-	stdout    io.Writer
-	stderr    io.Writer
-	verbose   bool
-	noColor   bool
-	logger    *slog.Logger
-	chdirPath string
+	stdin      io.Reader
+	stdout     io.Writer
+	stderr     io.Writer
+	verbose    bool
+	noColor    bool
+	logger     *slog.Logger
+	configPath string // -C/--config: a directory of *.hcl files or one file
+	// counter, when set (tests, benchmarks), counts the HTTP requests sent to the cloud.
+	counter *openstack.CountingTransport
+}
+
+// color reports whether output to w may be coloured: a terminal, and no --no-color.
+func (g *globals) color(w io.Writer) bool {
+	return !g.noColor && os.Getenv("NO_COLOR") == "" && isTerminal(w)
 }
 
 func newRootCmd(g *globals) *cobra.Command {
@@ -57,6 +68,7 @@ func newRootCmd(g *globals) *cobra.Command {
 	root.SetErr(g.stderr)
 	root.PersistentFlags().BoolVarP(&g.verbose, "verbose", "v", false, "log API and SSH activity to stderr")
 	root.PersistentFlags().BoolVar(&g.noColor, "no-color", false, "never colour the output")
+	root.PersistentFlags().StringVarP(&g.configPath, "config", "C", ".", "the configuration: a directory of *.hcl files, or one file")
 	for _, add := range commands {
 		root.AddCommand(add(g))
 	}
@@ -64,12 +76,20 @@ func newRootCmd(g *globals) *cobra.Command {
 }
 
 // commands are the subcommands, one constructor each (each in its own file).
-var commands = []func(*globals) *cobra.Command{}
+var commands = []func(*globals) *cobra.Command{
+	newValidateCmd,
+	newFmtCmd,
+	newPlanCmd,
+	newApplyCmd,
+	newDestroyCmd,
+}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	g := &globals{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr}
-	err := newRootCmd(g).ExecuteContext(ctx)
+	root := newRootCmd(g)
+	root.SetArgs(terraformStyleArgs(root, os.Args[1:]))
+	err := root.ExecuteContext(ctx)
 	stop()
 	if err == nil {
 		return
@@ -84,4 +104,35 @@ func main() {
 		fmt.Fprintf(os.Stderr, "Error: %v\n", err)
 	}
 	os.Exit(code)
+}
+
+// terraformStyleArgs lets long flags be written with one dash, as Terraform users do
+// (-out FILE, -json, -auto-approve): "-name" and "-name=value" become "--name..." when name
+// is a long flag of some command. Single letters stay shorthands; nothing after "--" changes.
+func terraformStyleArgs(root *cobra.Command, args []string) []string {
+	long := map[string]bool{}
+	var walk func(*cobra.Command)
+	walk = func(c *cobra.Command) {
+		for _, fs := range []*pflag.FlagSet{c.Flags(), c.PersistentFlags()} {
+			fs.VisitAll(func(f *pflag.Flag) { long[f.Name] = true })
+		}
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(root)
+	out := make([]string, 0, len(args))
+	for i, a := range args {
+		if a == "--" {
+			return append(out, args[i:]...)
+		}
+		if len(a) > 2 && a[0] == '-' && a[1] != '-' {
+			name, _, _ := strings.Cut(a[1:], "=")
+			if len(name) > 1 && long[name] {
+				a = "-" + a
+			}
+		}
+		out = append(out, a)
+	}
+	return out
 }

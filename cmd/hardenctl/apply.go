@@ -1,0 +1,150 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/hardenctl/hardenctl/apply"
+	"github.com/hardenctl/hardenctl/config"
+	"github.com/hardenctl/hardenctl/plan"
+	"github.com/hardenctl/hardenctl/provider/openstack"
+)
+
+type applyOptions struct {
+	configFlags
+	cloudFlags
+	autoApprove bool
+	concurrency int
+	destroy     bool
+}
+
+func newApplyCmd(g *globals) *cobra.Command {
+	var o applyOptions
+	cmd := &cobra.Command{
+		Use:   "apply [PLANFILE]",
+		Short: "Make the cloud match the configuration, or carry out a saved plan",
+		Long: `Without PLANFILE, apply plans, shows the plan and asks before changing anything
+(unless -auto-approve). With PLANFILE (from plan -out), it carries out exactly that plan,
+and refuses it when the cloud changed since the plan was made (a stale plan).`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			planFile := ""
+			if len(args) == 1 {
+				planFile = args[0]
+			}
+			return runApply(cmd.Context(), g, o, planFile)
+		},
+	}
+	o.register(cmd)
+	return cmd
+}
+
+func newDestroyCmd(g *globals) *cobra.Command {
+	o := applyOptions{destroy: true}
+	cmd := &cobra.Command{
+		Use:   "destroy",
+		Short: "Delete everything this configuration owns (and nothing else)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runApply(cmd.Context(), g, o, "")
+		},
+	}
+	o.register(cmd)
+	return cmd
+}
+
+func (o *applyOptions) register(cmd *cobra.Command) {
+	o.configFlags.register(cmd)
+	o.cloudFlags.register(cmd)
+	cmd.Flags().BoolVar(&o.autoApprove, "auto-approve", false, "do not ask before changing the cloud")
+	cmd.Flags().IntVar(&o.concurrency, "concurrency", 4, "security groups worked on at once")
+}
+
+func runApply(ctx context.Context, g *globals, o applyOptions, planFile string) error {
+	cfg, err := loadConfig(g, o.configFlags)
+	if err != nil {
+		return err
+	}
+	cloud, err := newCloud(ctx, g, cfg, o.cloudFlags)
+	if err != nil {
+		return err
+	}
+	var p *plan.Plan
+	if planFile != "" {
+		if p, err = checkSavedPlan(ctx, cfg, cloud, planFile); err != nil {
+			return err
+		}
+	} else {
+		if p, err = plan.Make(ctx, cfg, cloud, plan.Options{Destroy: o.destroy}); err != nil {
+			return err
+		}
+		if err := plan.WriteText(g.stdout, p, g.color(g.stdout)); err != nil {
+			return err
+		}
+		if !p.HasChanges() {
+			return nil
+		}
+		if !o.autoApprove {
+			q := "Do you want to perform these actions?"
+			if o.destroy {
+				q = fmt.Sprintf("Do you really want to destroy everything configuration %q owns?", cfg.Name)
+			}
+			ok, err := confirm(g, q)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return errors.New("apply cancelled: nothing was changed")
+			}
+		}
+	}
+	return execute(ctx, g, p, cloud, o.concurrency)
+}
+
+// checkSavedPlan reads a plan file and refuses it when it is for another configuration or
+// the cloud changed since it was made.
+func checkSavedPlan(ctx context.Context, cfg *config.Config, cloud *openstack.Client, path string) (*plan.Plan, error) {
+	p, err := plan.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if p.Config != cfg.Name {
+		return nil, fmt.Errorf("plan file %s is for configuration %q, not %q", path, p.Config, cfg.Name)
+	}
+	now, err := plan.Make(ctx, cfg, cloud, plan.Options{Destroy: p.Destroy})
+	if err != nil {
+		return nil, err
+	}
+	if now.ObservedDigest != p.ObservedDigest {
+		return nil, fmt.Errorf("saved plan %s is stale: the cloud changed since it was made at %s; nothing was changed. Run plan again", path, p.CreatedAt.Format(time.RFC3339))
+	}
+	return p, nil
+}
+
+func execute(ctx context.Context, g *globals, p *plan.Plan, cloud apply.Cloud, concurrency int) error {
+	hook := apply.HookFunc(func(e apply.Event) {
+		switch {
+		case !e.Done:
+			fmt.Fprintf(g.stderr, "%s: %s (%d)...\n", e.Group, e.Step, e.Count)
+		case e.Err != nil:
+			fmt.Fprintf(g.stderr, "%s: %s failed after %s: %v\n", e.Group, e.Step, e.Elapsed.Round(time.Millisecond), e.Err)
+		default:
+			fmt.Fprintf(g.stderr, "%s: %s done in %s\n", e.Group, e.Step, e.Elapsed.Round(time.Millisecond))
+		}
+	})
+	res, err := apply.Apply(ctx, p, cloud, apply.Options{Concurrency: concurrency, Hook: hook})
+	if err != nil {
+		fmt.Fprintf(g.stdout, "\nApply failed part-way: %d added, %d changed, %d destroyed. Run plan to see what is left; apply again converges.\n", res.Added, res.Changed, res.Destroyed)
+		return err
+	}
+	verb := "Apply"
+	if p.Destroy {
+		verb = "Destroy"
+	}
+	fmt.Fprintf(g.stdout, "\n%s complete! Resources: %d added, %d changed, %d destroyed.\n", verb, res.Added, res.Changed, res.Destroyed)
+	return nil
+}

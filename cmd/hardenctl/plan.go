@@ -1,0 +1,77 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/hardenctl/hardenctl/plan"
+)
+
+type planOptions struct {
+	configFlags
+	cloudFlags
+	out              string
+	json             bool
+	detailedExitcode bool
+	destroy          bool
+}
+
+func newPlanCmd(g *globals) *cobra.Command {
+	var o planOptions
+	cmd := &cobra.Command{
+		Use:   "plan",
+		Short: "Show what apply would change in the cloud, and why",
+		Long: `Reads the cloud (one list call per resource type), compares it with the configuration and
+prints every change with its reason: new in config, drift, removed from config.
+
+Exit codes with -detailed-exitcode: 0 no changes, 2 changes, 1 error.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runPlan(cmd.Context(), g, o)
+		},
+	}
+	o.configFlags.register(cmd)
+	o.cloudFlags.register(cmd)
+	cmd.Flags().StringVar(&o.out, "out", "", "save the plan to FILE for `apply FILE`")
+	cmd.Flags().BoolVar(&o.json, "json", false, "print the plan as JSON")
+	cmd.Flags().BoolVar(&o.detailedExitcode, "detailed-exitcode", false, "exit 2 when there are changes, 0 when none")
+	cmd.Flags().BoolVar(&o.destroy, "destroy", false, "plan the removal of everything this configuration owns")
+	return cmd
+}
+
+func runPlan(ctx context.Context, g *globals, o planOptions) error {
+	cfg, err := loadConfig(g, o.configFlags)
+	if err != nil {
+		return err
+	}
+	cloud, err := newCloud(ctx, g, cfg, o.cloudFlags)
+	if err != nil {
+		return err
+	}
+	p, err := plan.Make(ctx, cfg, cloud, plan.Options{Destroy: o.destroy})
+	if err != nil {
+		return err
+	}
+	if o.json {
+		err = plan.WriteJSON(g.stdout, p)
+	} else {
+		err = plan.WriteText(g.stdout, p, g.color(g.stdout))
+	}
+	if err != nil {
+		return err
+	}
+	if o.out != "" {
+		if err := plan.WriteFile(o.out, p); err != nil {
+			return err
+		}
+		if !o.json {
+			fmt.Fprintf(g.stdout, "\nSaved the plan to %s. To make exactly these changes, run:\n    hardenctl apply %s\n", o.out, o.out)
+		}
+	}
+	if o.detailedExitcode && p.HasChanges() {
+		return &exitError{code: 2}
+	}
+	return nil
+}
