@@ -1,0 +1,79 @@
+package hardening
+
+import (
+	"context"
+	"errors"
+	"sync"
+
+	"golang.org/x/crypto/ssh/knownhosts"
+)
+
+// DefaultConcurrency is how many hosts run at once unless told otherwise: enough to keep a
+// fleet moving, few enough for one bastion connection's channels and the bastion's sshd
+// MaxStartups (10:30:100 by default).
+const DefaultConcurrency = 10
+
+// Fleet runs fn on every host with at most concurrency hosts at once. Each host's outcome is
+// its own; results come back in the order of hosts. onDone, when set, is called as each host
+// finishes (from the worker's goroutine).
+func Fleet(ctx context.Context, hosts []Host, concurrency int, fn func(context.Context, Host) HostResult, onDone func(int, HostResult)) []HostResult {
+	if concurrency < 1 {
+		concurrency = DefaultConcurrency
+	}
+	results := make([]HostResult, len(hosts))
+	sem := make(chan struct{}, concurrency)
+	var wg sync.WaitGroup
+	for i, h := range hosts {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			// Hosts not started are reported as canceled.
+			for j := i; j < len(hosts); j++ {
+				results[j] = HostResult{Host: nameOf(hosts[j]), Address: hosts[j].Address, Status: StatusCanceled, Error: ctx.Err().Error()}
+			}
+			wg.Wait()
+			return results
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			results[i] = fn(ctx, h)
+			if onDone != nil {
+				onDone(i, results[i])
+			}
+		}()
+	}
+	wg.Wait()
+	return results
+}
+
+// Fleet runs the scanner on every host (see the package function Fleet).
+func (s *Scanner) Fleet(ctx context.Context, hosts []Host, concurrency int, onDone func(int, HostResult)) []HostResult {
+	return Fleet(ctx, hosts, concurrency, s.Host, onDone)
+}
+
+func nameOf(h Host) string {
+	if h.Name != "" {
+		return h.Name
+	}
+	return h.Address
+}
+
+// hostKeyProblem is satisfied by the SSH layer's host key errors (unknown host, changed key).
+type hostKeyProblem interface {
+	error
+	HostKeyProblem() bool
+}
+
+// isHostKeyError reports whether err is a host key verification failure: the SSH layer's, or
+// x/crypto's knownhosts errors that it wraps.
+func isHostKeyError(err error) bool {
+	var hk hostKeyProblem
+	if errors.As(err, &hk) && hk.HostKeyProblem() {
+		return true
+	}
+	var ke *knownhosts.KeyError
+	var re *knownhosts.RevokedError
+	return errors.As(err, &ke) || errors.As(err, &re)
+}

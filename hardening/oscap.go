@@ -1,0 +1,510 @@
+package hardening
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hardenctl/hardenctl/profiles"
+)
+
+// Status is the outcome of one host's run.
+type Status string
+
+// Host outcomes. Compliant and NotCompliant mean oscap ran (exit 0 and 2); every other status
+// means the host has no valid result.
+const (
+	StatusCompliant    Status = "compliant"
+	StatusNotCompliant Status = "noncompliant"
+	StatusError        Status = "error"       // oscap or a step on the host failed
+	StatusTimeout      Status = "timeout"     // the per-host timeout ended the run
+	StatusUnreachable  Status = "unreachable" // could not connect or log in
+	StatusHostKey      Status = "hostkey"     // host key unknown or changed
+	StatusNoOscap      Status = "no-oscap"    // oscap is not installed on the host
+	StatusNoContent    Status = "no-content"  // no datastream or SCAP profile for the host's OS
+	StatusCanceled     Status = "canceled"    // the whole run was interrupted
+)
+
+// Ran reports whether oscap produced a result.
+func (s Status) Ran() bool { return s == StatusCompliant || s == StatusNotCompliant }
+
+// oscap exit codes (oscap(8)): 0 all rules passed, 2 at least one rule failed, 1 error.
+const (
+	oscapExitCompliant    = 0
+	oscapExitNotCompliant = 2
+)
+
+// HostResult is everything one host's run produced.
+type HostResult struct {
+	Host    string `json:"host"`
+	Address string `json:"address"`
+	Status  Status `json:"status"`
+	Error   string `json:"error,omitempty"`
+
+	OS          string     `json:"os,omitempty"` // OS key, e.g. debian12
+	Datastream  Datastream `json:"datastream"`
+	SCAPProfile string     `json:"scap_profile,omitempty"`
+	Tailoring   string     `json:"tailoring,omitempty"`
+	OscapExit   int        `json:"oscap_exit"`
+
+	// Result is the final evaluation (for harden: the scan after remediation).
+	Result *Result `json:"-"`
+	// Before is the scan before remediation (harden only).
+	Before *Result `json:"-"`
+	// Remediation is oscap's --remediate evaluation (harden only).
+	Remediation *Result `json:"-"`
+	// Files are the fetched results, relative to the run directory.
+	Files HostFiles `json:"files"`
+	// Notes are warnings from the steps after remediation (audit, guard).
+	Notes []string `json:"notes,omitempty"`
+
+	Started  time.Time     `json:"started"`
+	Duration time.Duration `json:"-"`
+}
+
+// HostFiles are a host's fetched files, relative to the run directory.
+type HostFiles struct {
+	ARF     string `json:"arf,omitempty"`
+	Results string `json:"results,omitempty"`
+	Report  string `json:"report,omitempty"`
+	Before  string `json:"before_arf,omitempty"`
+	Remedy  string `json:"remediation_arf,omitempty"`
+}
+
+// Scanner runs oscap on hosts over Conns from Dialer, judging each by the operator's content.
+// Its zero values are usable except Dialer, Content and Profile.
+type Scanner struct {
+	Dialer  Dialer
+	Content Datastreams
+	Profile profiles.Profile
+	// Tailoring is the tailoring file's content (Profile.Tailoring read by the caller).
+	Tailoring []byte
+	// Remediate runs harden: scan, oscap --remediate, the profile's additions, the SSH guard,
+	// a new connection, and the final scan.
+	Remediate bool
+	// Timeout bounds each host's whole run (connect, upload, every oscap run, downloads).
+	Timeout time.Duration
+	// RunDir receives <host>/arf.xml, results.xml and report.html; empty means nothing is kept.
+	RunDir string
+	// LoginUser is the SSH user (for the guard's sshd -T check); empty means root.
+	LoginUser string
+	Logger    *slog.Logger
+}
+
+// Errors that map to a host status.
+var (
+	errNoOscap   = errors.New("oscap is not installed")
+	errNoContent = errors.New("no content")
+)
+
+// dialError marks a failure to connect.
+type dialError struct{ err error }
+
+func (e *dialError) Error() string { return "connect: " + e.err.Error() }
+func (e *dialError) Unwrap() error { return e.err }
+
+// remoteError is a command on the host that failed; Tail is the end of its stderr.
+type remoteError struct {
+	What string
+	Exit int
+	Tail string
+}
+
+func (e *remoteError) Error() string {
+	msg := fmt.Sprintf("%s exited %d", e.What, e.Exit)
+	if e.Tail != "" {
+		msg += ": " + e.Tail
+	}
+	return msg
+}
+
+// Host runs the scan (or harden) on one host. It never returns an error: the outcome, good or
+// bad, is in the HostResult.
+func (s *Scanner) Host(ctx context.Context, h Host) HostResult {
+	res := HostResult{Host: h.Name, Address: h.Address, Started: time.Now()}
+	if res.Host == "" {
+		res.Host = h.Address
+	}
+	hctx, cancel := ctx, context.CancelFunc(func() {})
+	if s.Timeout > 0 {
+		hctx, cancel = context.WithTimeout(ctx, s.Timeout)
+	}
+	defer cancel()
+	err := s.host(hctx, h, &res)
+	res.Duration = time.Since(res.Started)
+	if err != nil {
+		res.Status = classify(ctx, hctx, err)
+		res.Error = err.Error()
+		if res.Status == StatusTimeout {
+			res.Error = fmt.Sprintf("timed out after %s: %v", s.Timeout, err)
+		}
+		if res.Status == StatusNoOscap {
+			res.Error = fmt.Sprintf("oscap is not installed on %s", res.Host)
+		}
+	}
+	s.logger().Info("host done", "host", res.Host, "status", res.Status, "duration", res.Duration.Round(time.Millisecond), "error", res.Error)
+	return res
+}
+
+func (s *Scanner) logger() *slog.Logger {
+	if s.Logger == nil {
+		return slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return s.Logger
+}
+
+// classify turns a host's error into its status. parent is the run's context, hctx the host's.
+func classify(parent, hctx context.Context, err error) Status {
+	switch {
+	case parent.Err() != nil:
+		return StatusCanceled
+	case errors.Is(hctx.Err(), context.DeadlineExceeded) || errors.Is(err, context.DeadlineExceeded):
+		return StatusTimeout
+	case errors.Is(err, errNoOscap):
+		return StatusNoOscap
+	case errors.Is(err, errNoContent):
+		return StatusNoContent
+	case isHostKeyError(err):
+		return StatusHostKey
+	}
+	var de *dialError
+	if errors.As(err, &de) {
+		return StatusUnreachable
+	}
+	return StatusError
+}
+
+func (s *Scanner) host(ctx context.Context, h Host, res *HostResult) error {
+	log := s.logger().With("host", res.Host)
+	conn, err := s.Dialer.Dial(ctx, h)
+	if err != nil {
+		return &dialError{err}
+	}
+	defer func() { conn.Close() }()
+
+	// What is the host, and can it scan?
+	out, err := runOut(ctx, conn, "cat /etc/os-release", "read /etc/os-release")
+	if err != nil {
+		return err
+	}
+	osr, err := ParseOSRelease(strings.NewReader(out))
+	if err != nil {
+		return fmt.Errorf("%w: %v", errNoContent, err)
+	}
+	res.OS = osr.Key()
+	if exit, err := conn.Run(ctx, "command -v oscap", io.Discard, io.Discard); err != nil {
+		return fmt.Errorf("look for oscap: %w", err)
+	} else if exit != 0 {
+		return errNoOscap
+	}
+	ds, scapID, err := s.pick(osr)
+	if err != nil {
+		return fmt.Errorf("%w: %v", errNoContent, err)
+	}
+	res.Datastream, res.SCAPProfile, res.Tailoring = ds, scapID, s.Profile.Tailoring
+
+	// A private directory on the host for the content and the results.
+	rs, err := newRemoteDir(ctx, conn)
+	if err != nil {
+		return err
+	}
+	defer rs.remove(ctx, log)
+	if err := rs.upload(ctx, ds.Name, ds.Data, ds.SHA256); err != nil {
+		return err
+	}
+	tailoring := ""
+	if len(s.Tailoring) > 0 {
+		tailoring = "tailoring.xml"
+		if err := rs.upload(ctx, tailoring, s.Tailoring, ""); err != nil {
+			return err
+		}
+	}
+	ev := evaluation{ds: ds.Name, profile: scapID, tailoring: tailoring}
+	hostDir := ""
+	if s.RunDir != "" {
+		hostDir = HostDirName(res.Host)
+		if err := os.MkdirAll(filepath.Join(s.RunDir, hostDir), 0o750); err != nil {
+			return fmt.Errorf("create host report directory: %w", err)
+		}
+	}
+
+	if !s.Remediate {
+		r, exit, err := s.evaluate(ctx, rs, ev, hostDir, "", res)
+		res.OscapExit = exit
+		if err != nil {
+			return err
+		}
+		res.Result, res.Status = r, statusOf(exit)
+		return nil
+	}
+
+	// harden: before, remediate, additions, guard, reconnect, after.
+	if err := rs.backupAccessConfig(ctx); err != nil {
+		return err
+	}
+	before, _, err := s.evaluate(ctx, rs, ev, hostDir, "before-", res)
+	if err != nil {
+		return fmt.Errorf("scan before remediation: %w", err)
+	}
+	res.Before = before
+	res.Files.Before = res.Files.ARF
+	log.Info("before remediation", "score", before.Score, "failed", before.Failed.Total())
+
+	rem := ev
+	rem.remediate = true
+	remedy, _, err := s.evaluate(ctx, rs, rem, hostDir, "remediation-", res)
+	if err != nil {
+		return fmt.Errorf("remediate: %w", err)
+	}
+	res.Remediation = remedy
+	res.Files.Remedy = res.Files.ARF
+	log.Info("remediated", "fixed", remedy.Counts[ResultFixed], "errors", remedy.Counts[ResultError])
+
+	if err := s.installAdditions(ctx, rs, res); err != nil {
+		return err
+	}
+	conn2, err := s.guard(ctx, h, rs, res)
+	if err != nil {
+		return err
+	}
+	defer conn2.Close()
+	// The final scan runs over the new connection: it proves the admin path still works.
+	rs2 := &remoteDir{conn: conn2, dir: rs.dir}
+	after, exit, err := s.evaluate(ctx, rs2, ev, hostDir, "", res)
+	res.OscapExit = exit
+	if err != nil {
+		return fmt.Errorf("scan after remediation: %w", err)
+	}
+	res.Result, res.Status = after, statusOf(exit)
+	log.Info("after remediation", "score_before", before.Score, "score_after", after.Score)
+	return nil
+}
+
+func statusOf(exit int) Status {
+	if exit == oscapExitCompliant {
+		return StatusCompliant
+	}
+	return StatusNotCompliant
+}
+
+// pick chooses the datastream and the SCAP profile for the host's OS.
+func (s *Scanner) pick(osr OSRelease) (Datastream, string, error) {
+	var ds Datastream
+	var err error
+	if s.Profile.Datastream != "" {
+		ds, err = s.Content.Named(s.Profile.Datastream)
+	} else {
+		ds, err = s.Content.ForOS(osr)
+	}
+	if err != nil {
+		return Datastream{}, "", err
+	}
+	key := osr.Key()
+	if key == "" {
+		key = osr.ID
+	}
+	id, err := s.Profile.SCAPProfileFor(key)
+	if err != nil {
+		return Datastream{}, "", err
+	}
+	return ds, id, nil
+}
+
+// evaluation is one oscap xccdf eval invocation.
+type evaluation struct {
+	ds, profile, tailoring string
+	remediate              bool
+}
+
+// command is the remote command line, run in the remote directory. The remote timeout is a
+// second guard behind the context (the Conn kills the command when ctx ends): it fires a few
+// seconds after the host's deadline.
+func (e evaluation) command(dir string, deadline time.Time, hasDeadline bool) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "cd %s && ", shellQuote(dir))
+	if hasDeadline {
+		secs := int(math.Ceil(time.Until(deadline).Seconds())) + 5
+		fmt.Fprintf(&b, "timeout -s KILL %d ", max(secs, 1))
+	}
+	b.WriteString("oscap xccdf eval --profile " + shellQuote(e.profile))
+	if e.tailoring != "" {
+		b.WriteString(" --tailoring-file " + shellQuote(e.tailoring))
+	}
+	if e.remediate {
+		b.WriteString(" --remediate")
+	}
+	b.WriteString(" --results-arf arf.xml --results results.xml --report report.html " + shellQuote(e.ds))
+	// The results belong to the login user, who fetches them over SFTP.
+	b.WriteString(`; rc=$?; chown -R "${SUDO_USER:-$(id -un)}" . 2>/dev/null; exit $rc`)
+	return b.String()
+}
+
+// evaluate runs one evaluation, fetches its files into the host's report directory with the
+// given prefix, and parses the ARF. Exit 0 and 2 are results; anything else is an error.
+func (s *Scanner) evaluate(ctx context.Context, rs *remoteDir, ev evaluation, hostDir, prefix string, res *HostResult) (*Result, int, error) {
+	deadline, ok := ctx.Deadline()
+	var stderr tailBuffer
+	exit, err := rs.conn.Run(ctx, ev.command(rs.dir, deadline, ok), io.Discard, &stderr)
+	if err != nil {
+		return nil, -1, fmt.Errorf("run oscap: %w", err)
+	}
+	if exit != oscapExitCompliant && exit != oscapExitNotCompliant {
+		if exit == 137 && ok && time.Now().After(deadline) {
+			return nil, exit, fmt.Errorf("oscap killed by the remote timeout: %w", context.DeadlineExceeded)
+		}
+		return nil, exit, &remoteError{What: "oscap", Exit: exit, Tail: stderr.String()}
+	}
+	var arf bytes.Buffer
+	if err := rs.conn.Download(ctx, rs.dir+"/arf.xml", &arf); err != nil {
+		return nil, exit, fmt.Errorf("download ARF: %w", err)
+	}
+	r, err := ParseResult(bytes.NewReader(arf.Bytes()))
+	if err != nil {
+		return nil, exit, fmt.Errorf("parse ARF from %s: %w", res.Host, err)
+	}
+	if hostDir != "" {
+		files := []struct {
+			remote string
+			local  *string
+		}{{"arf.xml", &res.Files.ARF}, {"results.xml", &res.Files.Results}, {"report.html", &res.Files.Report}}
+		for _, f := range files {
+			rel := filepath.Join(hostDir, prefix+f.remote)
+			var err error
+			if f.remote == "arf.xml" {
+				err = os.WriteFile(filepath.Join(s.RunDir, rel), arf.Bytes(), 0o640)
+			} else {
+				err = downloadFile(ctx, rs.conn, rs.dir+"/"+f.remote, filepath.Join(s.RunDir, rel))
+			}
+			if err != nil {
+				return nil, exit, err
+			}
+			*f.local = rel
+		}
+	}
+	return r, exit, nil
+}
+
+func downloadFile(ctx context.Context, conn Conn, remote, local string) error {
+	f, err := os.OpenFile(local, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o640)
+	if err != nil {
+		return fmt.Errorf("create %s: %w", local, err)
+	}
+	if err := conn.Download(ctx, remote, f); err != nil {
+		f.Close()
+		return fmt.Errorf("download %s: %w", remote, err)
+	}
+	return f.Close()
+}
+
+// remoteDir is a private temporary directory on the host.
+type remoteDir struct {
+	conn Conn
+	dir  string
+}
+
+// newRemoteDir makes the directory with mktemp -d (mode 0700) and hands it to the login user,
+// who uploads and downloads over SFTP, while oscap runs as root.
+func newRemoteDir(ctx context.Context, conn Conn) (*remoteDir, error) {
+	out, err := runOut(ctx, conn, `d=$(mktemp -d /tmp/hardenctl.XXXXXXXX) && chown "${SUDO_USER:-$(id -un)}" "$d" && echo "$d"`, "create remote directory")
+	if err != nil {
+		return nil, err
+	}
+	dir := strings.TrimSpace(out)
+	if !strings.HasPrefix(dir, "/tmp/hardenctl.") || strings.ContainsAny(dir, " \n'\"") {
+		return nil, fmt.Errorf("create remote directory: unexpected mktemp output %q", out)
+	}
+	return &remoteDir{conn: conn, dir: dir}, nil
+}
+
+// upload writes data to name in the directory and, when digest is set, checks that the host
+// has exactly those bytes.
+func (rs *remoteDir) upload(ctx context.Context, name string, data []byte, digest string) error {
+	path := rs.dir + "/" + name
+	if err := rs.conn.Upload(ctx, path, bytes.NewReader(data), 0o600); err != nil {
+		return fmt.Errorf("upload %s: %w", name, err)
+	}
+	if digest == "" {
+		return nil
+	}
+	out, err := runOut(ctx, rs.conn, "sha256sum "+shellQuote(path), "check "+name)
+	if err != nil {
+		return err
+	}
+	if got, _, _ := strings.Cut(strings.TrimSpace(out), " "); got != digest {
+		return fmt.Errorf("upload %s: digest on the host is %s, want %s", name, got, digest)
+	}
+	return nil
+}
+
+// remove deletes the directory; it runs even when ctx has ended (the host's timeout), with a
+// short timeout of its own.
+func (rs *remoteDir) remove(ctx context.Context, log *slog.Logger) {
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
+	defer cancel()
+	if _, err := runOut(cctx, rs.conn, "rm -rf -- "+shellQuote(rs.dir), "remove remote directory"); err != nil {
+		log.Warn("remote directory left behind", "dir", rs.dir, "error", err)
+	}
+}
+
+// runOut runs cmd and returns its stdout; a non-zero exit is an error with stderr's tail.
+func runOut(ctx context.Context, conn Conn, cmd, what string) (string, error) {
+	var stdout bytes.Buffer
+	var stderr tailBuffer
+	exit, err := conn.Run(ctx, cmd, &stdout, &stderr)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", what, err)
+	}
+	if exit != 0 {
+		return stdout.String(), &remoteError{What: what, Exit: exit, Tail: stderr.String()}
+	}
+	return stdout.String(), nil
+}
+
+// tailBuffer keeps the last 2 KiB written to it.
+type tailBuffer struct{ b []byte }
+
+const tailMax = 2048
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.b = append(t.b, p...)
+	if len(t.b) > tailMax {
+		t.b = append(t.b[:0], t.b[len(t.b)-tailMax:]...)
+	}
+	return len(p), nil
+}
+
+func (t *tailBuffer) String() string { return strings.TrimSpace(string(t.b)) }
+
+// shellQuote quotes s for a POSIX shell.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-./=:,@+") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// HostDirName is the report directory name of a host: its name with anything but letters,
+// digits, '.', '-' and '_' replaced.
+func HostDirName(host string) string {
+	b := []byte(host)
+	for i, c := range b {
+		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '-' || c == '_'
+		if !ok {
+			b[i] = '_'
+		}
+	}
+	s := string(b)
+	if s == "" || s == "." || s == ".." {
+		s = "host-" + strconv.Itoa(len(host))
+	}
+	return s
+}

@@ -1,0 +1,379 @@
+package hardening
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hardenctl/hardenctl/profiles"
+	"golang.org/x/crypto/ssh/knownhosts"
+)
+
+const debian12 = "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nVERSION_ID=\"12\"\nID=debian\n"
+
+// fakeHost is a scripted target: it answers the runner's commands and keeps uploaded files.
+type fakeHost struct {
+	osRelease string
+	noOscap   bool
+	oscapExit int    // exit code of oscap xccdf eval
+	oscapErr  string // its stderr
+	hang      bool   // oscap never returns until ctx ends
+	arf       []byte // ARF to write (default: the mini fixture)
+	other     func(cmd string) (stdout string, exit int)
+	dialErr   error
+
+	mu       sync.Mutex
+	files    map[string][]byte
+	commands []string
+	removed  []string
+	open     int
+}
+
+func (f *fakeHost) record(cmd string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.commands = append(f.commands, cmd)
+}
+
+type fakeConn struct{ h *fakeHost }
+
+func (c fakeConn) Run(ctx context.Context, cmd string, stdout, stderr io.Writer) (int, error) {
+	h := c.h
+	h.record(cmd)
+	if err := ctx.Err(); err != nil {
+		return -1, err
+	}
+	switch {
+	case cmd == "cat /etc/os-release":
+		io.WriteString(stdout, h.osRelease)
+	case cmd == "command -v oscap":
+		if h.noOscap {
+			return 1, nil
+		}
+		io.WriteString(stdout, "/usr/bin/oscap\n")
+	case strings.HasPrefix(cmd, "d=$(mktemp -d"):
+		io.WriteString(stdout, "/tmp/hardenctl.AbC123\n")
+	case strings.HasPrefix(cmd, "sha256sum "):
+		p := strings.TrimPrefix(cmd, "sha256sum ")
+		h.mu.Lock()
+		sum := sha256.Sum256(h.files[p])
+		h.mu.Unlock()
+		fmt.Fprintf(stdout, "%s  %s\n", hex.EncodeToString(sum[:]), p)
+	case strings.Contains(cmd, "oscap xccdf eval"):
+		if h.hang {
+			<-ctx.Done()
+			return -1, ctx.Err()
+		}
+		if h.oscapExit == 0 || h.oscapExit == 2 {
+			arf := h.arf
+			if arf == nil {
+				arf, _ = os.ReadFile("testdata/xccdf/mini-arf.xml")
+			}
+			h.mu.Lock()
+			h.files["/tmp/hardenctl.AbC123/arf.xml"] = arf
+			h.files["/tmp/hardenctl.AbC123/results.xml"] = []byte("<results/>")
+			h.files["/tmp/hardenctl.AbC123/report.html"] = []byte("<html/>")
+			h.mu.Unlock()
+		}
+		io.WriteString(stderr, h.oscapErr)
+		return h.oscapExit, nil
+	case strings.HasPrefix(cmd, "rm -rf -- "):
+		h.mu.Lock()
+		h.removed = append(h.removed, strings.TrimPrefix(cmd, "rm -rf -- "))
+		h.mu.Unlock()
+	default:
+		if h.other != nil {
+			out, exit := h.other(cmd)
+			io.WriteString(stdout, out)
+			return exit, nil
+		}
+	}
+	return 0, nil
+}
+
+func (c fakeConn) Upload(ctx context.Context, path string, r io.Reader, mode uint32) error {
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	c.h.mu.Lock()
+	defer c.h.mu.Unlock()
+	c.h.files[path] = b
+	return nil
+}
+
+func (c fakeConn) Download(ctx context.Context, path string, w io.Writer) error {
+	c.h.mu.Lock()
+	b, ok := c.h.files[path]
+	c.h.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("%s: file does not exist", path)
+	}
+	_, err := w.Write(b)
+	return err
+}
+
+func (c fakeConn) Close() error {
+	c.h.mu.Lock()
+	c.h.open--
+	c.h.mu.Unlock()
+	return nil
+}
+
+type fakeDialer map[string]*fakeHost
+
+func (d fakeDialer) Dial(ctx context.Context, h Host) (Conn, error) {
+	fh, ok := d[h.Address]
+	if !ok {
+		return nil, fmt.Errorf("dial %s: connection refused", h.Address)
+	}
+	if fh.dialErr != nil {
+		return nil, fh.dialErr
+	}
+	fh.mu.Lock()
+	defer fh.mu.Unlock()
+	if fh.files == nil {
+		fh.files = map[string][]byte{}
+	}
+	fh.open++
+	return fakeConn{fh}, nil
+}
+
+var _ Dialer = fakeDialer(nil)
+
+func testContent(t *testing.T) Datastreams {
+	t.Helper()
+	ds, err := Content{Dir: "testdata/xccdf"}.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The fixture is not named after an OS; serve it as Debian 12's.
+	d, err := ds.Named("mini-ds.xml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Name = "ssg-debian12-ds.xml"
+	return Datastreams{d}
+}
+
+func TestScannerOutcomes(t *testing.T) {
+	std, _ := profiles.Builtin("standard")
+	hosts := fakeDialer{
+		"10.0.0.1": {osRelease: debian12, oscapExit: 2},
+		"10.0.0.2": {osRelease: debian12, noOscap: true},
+		"10.0.0.3": {osRelease: debian12, hang: true},
+		"10.0.0.4": {osRelease: debian12, oscapExit: 1, oscapErr: "OpenSCAP Error: Profile not found\n"},
+		"10.0.0.5": {osRelease: "ID=rhel\nVERSION_ID=\"9.4\"\n", oscapExit: 0},
+		"10.0.0.6": {osRelease: debian12, oscapExit: 0, arf: []byte("<arf/>")},
+		"10.0.0.7": {dialErr: fmt.Errorf("ssh: handshake failed: %w", &knownhosts.KeyError{Want: []knownhosts.KnownKey{{Line: 3}}})},
+		"10.0.0.8": {osRelease: debian12, oscapExit: 0},
+		"10.0.0.9": {osRelease: debian12, oscapExit: 137},
+	}
+	runDir := t.TempDir()
+	s := &Scanner{Dialer: hosts, Content: testContent(t), Profile: std, Timeout: 500 * time.Millisecond, RunDir: runDir}
+	var in []Host
+	for _, a := range []string{"10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4", "10.0.0.5", "10.0.0.6", "10.0.0.7", "10.0.0.8", "10.0.0.9", "10.0.0.99"} {
+		in = append(in, Host{Name: "h" + a[len("10.0.0."):], Address: a})
+	}
+	start := time.Now()
+	results := s.Fleet(context.Background(), in, 20, nil)
+	if el := time.Since(start); el > 2*time.Second {
+		t.Errorf("fleet took %s: the hung host held up the others", el)
+	}
+	want := []struct {
+		status Status
+		errHas string
+	}{
+		{StatusNotCompliant, ""},
+		{StatusNoOscap, "oscap is not installed on h2"},
+		{StatusTimeout, "timed out after 500ms"},
+		{StatusError, "oscap exited 1: OpenSCAP Error: Profile not found"},
+		{StatusNoContent, "ssg-rhel9-ds.xml"},
+		{StatusError, "no XCCDF TestResult"},
+		{StatusHostKey, "key mismatch"},
+		{StatusCompliant, ""},
+		{StatusError, "oscap exited 137"},
+		{StatusUnreachable, "connection refused"},
+	}
+	for i, w := range want {
+		r := results[i]
+		if r.Host != in[i].Name {
+			t.Errorf("result %d is for %s, want %s (input order)", i, r.Host, in[i].Name)
+		}
+		if r.Status != w.status || !strings.Contains(r.Error, w.errHas) || (w.errHas == "" && r.Error != "") {
+			t.Errorf("%s: status %s error %q, want %s containing %q", r.Host, r.Status, r.Error, w.status, w.errHas)
+		}
+	}
+
+	// Exit 2 is a result: parsed, files fetched, digest recorded, remote directory removed.
+	r := results[0]
+	if r.Result == nil || r.Result.Score != 80 || r.OscapExit != 2 || r.SCAPProfile != "xccdf_org.ssgproject.content_profile_standard" {
+		t.Fatalf("h1: %+v", r)
+	}
+	for _, f := range []string{r.Files.ARF, r.Files.Results, r.Files.Report} {
+		if _, err := os.Stat(filepath.Join(runDir, f)); err != nil || !strings.HasPrefix(f, "h1/") {
+			t.Errorf("h1 file %q: %v", f, err)
+		}
+	}
+	h1 := hosts["10.0.0.1"]
+	if got := h1.files["/tmp/hardenctl.AbC123/ssg-debian12-ds.xml"]; !bytes.Equal(got, s.Content[0].Data) {
+		t.Error("the datastream on the host is not the operator's")
+	}
+	if len(h1.removed) != 1 || h1.removed[0] != "/tmp/hardenctl.AbC123" || h1.open != 0 {
+		t.Errorf("h1 cleanup: removed %v, open conns %d", h1.removed, h1.open)
+	}
+	var eval string
+	for _, c := range h1.commands {
+		if strings.Contains(c, "oscap xccdf eval") {
+			eval = c
+		}
+	}
+	for _, part := range []string{"timeout -s KILL ", "--profile xccdf_org.ssgproject.content_profile_standard", "--results-arf arf.xml", "--results results.xml", "--report report.html ssg-debian12-ds.xml"} {
+		if !strings.Contains(eval, part) {
+			t.Errorf("oscap command %q lacks %q", eval, part)
+		}
+	}
+	if strings.Contains(eval, "--remediate") {
+		t.Error("scan remediates")
+	}
+	// The hung host's directory is removed after its timeout, too.
+	if h3 := hosts["10.0.0.3"]; len(h3.removed) != 1 {
+		t.Errorf("hung host: removed %v", h3.removed)
+	}
+
+	// Reports: summary, gate, JSON, JUnit.
+	sum := NewSummary("run1", "scan", "standard", 85, start, results)
+	if sum.Passed || !sum.Hosts[0].BelowMinScore || !sum.Hosts[7].BelowMinScore || sum.Hosts[0].DatastreamSHA256 != s.Content[0].SHA256 {
+		t.Errorf("summary: %+v", sum)
+	}
+	var text bytes.Buffer
+	if err := sum.WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"HOST", "h1", "noncompliant (below 85)", "80.00", "oscap is not installed on h2", "10 hosts: 2 scanned, 2 below min score 85", "FAILED"} {
+		if !strings.Contains(text.String(), want) {
+			t.Errorf("text summary lacks %q:\n%s", want, text.String())
+		}
+	}
+	if err := sum.WriteFile(runDir); err != nil {
+		t.Fatal(err)
+	}
+	var back Summary
+	b, _ := os.ReadFile(filepath.Join(runDir, "summary.json"))
+	if err := json.Unmarshal(b, &back); err != nil || back.Hosts[0].DatastreamPath == "" || *back.Hosts[0].Score != 80 {
+		t.Errorf("summary.json: %v %s", err, b)
+	}
+	var junit bytes.Buffer
+	if err := WriteJUnit(&junit, sum, results); err != nil {
+		t.Fatal(err)
+	}
+	var doc junitSuites
+	if err := xml.Unmarshal(junit.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Suites) != 10 || doc.Suites[0].Tests != 7 || doc.Suites[0].Failures != 4 || doc.Suites[0].Skipped != 1 || doc.Suites[1].Errors != 1 {
+		t.Errorf("junit: %+v", doc.Suites[:2])
+	}
+}
+
+func TestFleetConcurrencyBound(t *testing.T) {
+	var running, peak atomic.Int32
+	hosts := make([]Host, 30)
+	for i := range hosts {
+		hosts[i] = Host{Name: fmt.Sprint(i)}
+	}
+	res := Fleet(context.Background(), hosts, 4, func(ctx context.Context, h Host) HostResult {
+		n := running.Add(1)
+		for {
+			p := peak.Load()
+			if n <= p || peak.CompareAndSwap(p, n) {
+				break
+			}
+		}
+		time.Sleep(5 * time.Millisecond)
+		running.Add(-1)
+		return HostResult{Host: h.Name, Status: StatusCompliant}
+	}, nil)
+	if peak.Load() != 4 {
+		t.Errorf("peak concurrency %d, want 4", peak.Load())
+	}
+	for i, r := range res {
+		if r.Host != fmt.Sprint(i) {
+			t.Fatalf("result %d is host %s", i, r.Host)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	res = Fleet(ctx, hosts, 2, func(ctx context.Context, h Host) HostResult { return HostResult{Host: h.Name} }, nil)
+	if res[29].Status != StatusCanceled {
+		t.Errorf("canceled run: %+v", res[29])
+	}
+}
+
+func TestHardenGuardKeepsRoot(t *testing.T) {
+	master, _ := profiles.Builtin("master")
+	var sshdConfig strings.Builder
+	h := &fakeHost{osRelease: debian12, oscapExit: 2}
+	h.other = func(cmd string) (string, int) {
+		switch {
+		case strings.HasPrefix(cmd, "sshd -t"):
+			// Remediation put PermitRootLogin no first; the guard's Match block lets root in again.
+			prl := "no"
+			if strings.Contains(sshdConfig.String(), "Match User root Address 10.250.0.1") {
+				prl = "prohibit-password"
+			}
+			return "== 10.250.0.1\npermitrootlogin " + prl + "\npubkeyauthentication yes\n", 0
+		case strings.Contains(cmd, ">> /etc/ssh/sshd_config"):
+			sshdConfig.WriteString(cmd)
+		case strings.HasPrefix(cmd, "auditctl -l"):
+			return "-a always,exit -F arch=b64 -S open,truncate,ftruncate,creat,openat,open_by_handle_at -F dir=/var/lib/etcd -F key=openshift_etcd\n", 0
+		case cmd == "id -u":
+			return "0\n", 0
+		}
+		return "", 0
+	}
+	s := &Scanner{Dialer: fakeDialer{"10.250.0.2": h}, Content: testContent(t), Profile: master, Remediate: true, Timeout: 5 * time.Second, RunDir: t.TempDir()}
+	r := s.Host(context.Background(), Host{Name: "m1", Address: "10.250.0.2"})
+	if r.Status != StatusNotCompliant || r.Before == nil || r.Remediation == nil || r.Result == nil || r.Error != "" {
+		t.Fatalf("harden: %+v", r)
+	}
+	if !strings.Contains(sshdConfig.String(), "PermitRootLogin prohibit-password") {
+		t.Errorf("guard did not repair root login: %q", sshdConfig.String())
+	}
+	joined := strings.Join(h.commands, "\n")
+	for _, want := range []string{"--remediate", "install -D -m 0640", profiles.AuditRulesPath, "augenrules --load", "kill -HUP"} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("harden never ran %q", want)
+		}
+	}
+	if !bytes.Contains(h.files["/tmp/hardenctl.AbC123/audit.rules"], []byte(profiles.EtcdAuditRule)) {
+		t.Error("etcd rule not uploaded")
+	}
+	if len(r.Notes) != 1 || !strings.Contains(r.Notes[0], "use a sudo user") && !strings.Contains(r.Notes[0], "sudo user") {
+		t.Errorf("notes: %q", r.Notes)
+	}
+	if r.Files.Before == "" || r.Files.Remedy == "" || r.Files.ARF == r.Files.Before {
+		t.Errorf("files: %+v", r.Files)
+	}
+}
+
+func TestClassifyCanceled(t *testing.T) {
+	parent, cancel := context.WithCancel(context.Background())
+	cancel()
+	if got := classify(parent, parent, errors.New("x")); got != StatusCanceled {
+		t.Errorf("got %s", got)
+	}
+}
