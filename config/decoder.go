@@ -254,16 +254,8 @@ func checkName(t hcl.Traversal, what, root string, declared []string) hcl.Diagno
 	if len(t) < 2 {
 		return nil
 	}
-	var name string
-	switch step := t[1].(type) {
-	case hcl.TraverseAttr:
-		name = step.Name
-	case hcl.TraverseIndex:
-		if !step.Key.IsKnown() || step.Key.IsNull() || step.Key.Type() != cty.String {
-			return nil
-		}
-		name = step.Key.AsString()
-	default:
+	name := traversalName(t)
+	if name == "" {
 		return nil
 	}
 	for _, n := range declared {
@@ -286,6 +278,22 @@ func checkName(t hcl.Traversal, what, root string, declared []string) hcl.Diagno
 		fmt.Fprintf(&detail, " Did you mean %s.%s?", root, s)
 	}
 	return hcl.Diagnostics{errorAt(t.SourceRange(), "Reference to undeclared "+what, "%s", detail.String())}
+}
+
+// traversalName returns NAME of a traversal root.NAME or root["NAME"], or "".
+func traversalName(t hcl.Traversal) string {
+	if len(t) < 2 {
+		return ""
+	}
+	switch step := t[1].(type) {
+	case hcl.TraverseAttr:
+		return step.Name
+	case hcl.TraverseIndex:
+		if step.Key.IsKnown() && !step.Key.IsNull() && step.Key.Type() == cty.String {
+			return step.Key.AsString()
+		}
+	}
+	return ""
 }
 
 // evalIn checks the references of expr, then evaluates it in ctx. A value whose references

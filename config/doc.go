@@ -3,4 +3,31 @@
 // validation. Errors are hcl.Diagnostics with source ranges, all of them at once. The package
 // holds what the configuration says, never what the cloud has, and imports neither gophercloud
 // nor x/crypto.
+//
+// # Stages
+//
+// Load parses the files, then decodes in stages, each with the hcl.EvalContext the earlier
+// ones made possible:
+//
+//  1. declare: the top-level blocks are grouped by type (rootBlocks); duplicates and bad
+//     labels are reported, and the referenceable blocks become the EvalContext variables
+//     zone (one object {kind = "zone", name = NAME} per zone) and bastion ({kind = "bastion"},
+//     only when there is a bastion block).
+//  2. variables: the value of each variable block, by precedence, lowest first: default,
+//     HARDENCTL_VAR_name, each -var-file in order, each -var in order. For a variable of
+//     type string, or without a type, a value from -var or the environment is the raw
+//     string; for any other type it is read as an HCL expression (-var 'cidrs=["10.0.0.0/8"]').
+//     A value for an undeclared variable is an error from -var and -var-file, and ignored
+//     from the environment. Then the validation rules.
+//  3. locals: evaluated after the locals they refer to; cycles are reported.
+//  4. name, then every other block type in rootBlocks order.
+//
+// Every expression's references are checked before it is evaluated (checkReferences), so
+// that zone.appp is "Reference to undeclared zone" at the reference, with a suggestion.
+//
+// # Adding a block type
+//
+// Add an entry to rootBlocks with a Decode function (and a field to Config). With
+// Referenceable set, TYPE.LABEL can be named in expressions and evaluates to
+// {kind = TYPE, name = LABEL}; decode such a value where it is used, as peerFromObject does.
 package config

@@ -21,7 +21,8 @@ const errorsDir = "../testdata/config-errors"
 // TestConfigErrors loads each file of testdata/config-errors. The file says what it expects
 // in comments: `# ERROR: SUMMARY` on the line where the error's subject starts, or
 // `# ERROR ELSEWHERE: SUMMARY` for an error pointing outside the file (at a -var value).
-// `# -var: name=value` and `# env: NAME=value` lines give options. The rendered text of the
+// `# -var: name=value`, `# -var-file: PATH` (relative to testdata/config-errors) and
+// `# env: NAME=value` lines give options. The rendered text of the
 // diagnostics must match FILE.golden.
 func TestConfigErrors(t *testing.T) {
 	files, err := filepath.Glob(filepath.Join(errorsDir, "*.hcl"))
@@ -69,6 +70,10 @@ func expectations(src []byte) ([]string, LoadOptions) {
 	for i, line := range strings.Split(string(src), "\n") {
 		if v, ok := strings.CutPrefix(line, "# -var: "); ok {
 			opts.Vars = append(opts.Vars, v)
+			continue
+		}
+		if v, ok := strings.CutPrefix(line, "# -var-file: "); ok {
+			opts.VarFiles = append(opts.VarFiles, filepath.Join(errorsDir, v))
 			continue
 		}
 		if v, ok := strings.CutPrefix(line, "# env: "); ok {

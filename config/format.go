@@ -33,13 +33,13 @@ func (l *Loader) FormatFiles(path string, opts FormatOptions, out io.Writer) ([]
 	info, err := os.Stat(path)
 	if err != nil {
 		return nil, hcl.Diagnostics{errorAt(hcl.Range{Filename: path, Start: hcl.InitialPos, End: hcl.InitialPos},
-			"Failed to read configuration", "Cannot read %s: %s.", path, err)}
+			"Failed to read configuration", "Cannot read %s: %s.", path, ioReason(err))}
 	}
 	names := []string{path}
 	if info.IsDir() {
 		if names, err = hclFiles(path); err != nil {
 			return nil, hcl.Diagnostics{errorAt(hcl.Range{Filename: path, Start: hcl.InitialPos, End: hcl.InitialPos},
-				"Failed to read configuration directory", "Cannot list %s: %s.", path, err)}
+				"Failed to read configuration directory", "Cannot list %s: %s.", path, ioReason(err))}
 		}
 	}
 	var changed []string
@@ -58,7 +58,7 @@ func (l *Loader) formatFile(name string, opts FormatOptions, out io.Writer) (boo
 	subject := hcl.Range{Filename: name, Start: hcl.InitialPos, End: hcl.InitialPos}
 	src, err := os.ReadFile(name)
 	if err != nil {
-		return false, hcl.Diagnostics{errorAt(subject, "Failed to read file", "Cannot read %s: %s.", name, err)}
+		return false, hcl.Diagnostics{errorAt(subject, "Failed to read file", "Cannot read %s: %s.", name, ioReason(err))}
 	}
 	f, diags := hclsyntax.ParseConfig(src, name, hcl.InitialPos)
 	l.parser.AddFile(name, f)
@@ -82,10 +82,10 @@ func (l *Loader) formatFile(name string, opts FormatOptions, out io.Writer) (boo
 	if !opts.Check {
 		info, err := os.Stat(name)
 		if err != nil {
-			return true, hcl.Diagnostics{errorAt(subject, "Failed to write file", "Cannot rewrite %s: %s.", name, err)}
+			return true, hcl.Diagnostics{errorAt(subject, "Failed to write file", "Cannot rewrite %s: %s.", name, ioReason(err))}
 		}
 		if err := os.WriteFile(name, formatted, info.Mode().Perm()); err != nil {
-			return true, hcl.Diagnostics{errorAt(subject, "Failed to write file", "Cannot rewrite %s: %s.", name, err)}
+			return true, hcl.Diagnostics{errorAt(subject, "Failed to write file", "Cannot rewrite %s: %s.", name, ioReason(err))}
 		}
 	}
 	return true, nil

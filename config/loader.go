@@ -61,7 +61,7 @@ func (l *Loader) parseFiles(path string) ([]*hcl.File, string, hcl.Diagnostics) 
 		return nil, "", hcl.Diagnostics{{
 			Severity: hcl.DiagError,
 			Summary:  "Failed to read configuration",
-			Detail:   fmt.Sprintf("Cannot read %s: %s.", path, err),
+			Detail:   fmt.Sprintf("Cannot read %s: %s.", path, ioReason(err)),
 			Subject:  &hcl.Range{Filename: path, Start: hcl.InitialPos, End: hcl.InitialPos},
 		}}
 	}
@@ -73,7 +73,7 @@ func (l *Loader) parseFiles(path string) ([]*hcl.File, string, hcl.Diagnostics) 
 			return nil, "", hcl.Diagnostics{{
 				Severity: hcl.DiagError,
 				Summary:  "Failed to read configuration directory",
-				Detail:   fmt.Sprintf("Cannot list %s: %s.", path, err),
+				Detail:   fmt.Sprintf("Cannot list %s: %s.", path, ioReason(err)),
 				Subject:  &hcl.Range{Filename: path, Start: hcl.InitialPos, End: hcl.InitialPos},
 			}}
 		}
@@ -103,10 +103,15 @@ func (l *Loader) parseFiles(path string) ([]*hcl.File, string, hcl.Diagnostics) 
 
 // parseFile parses one file as HCL native syntax, or as JSON when its name ends in .json.
 func (l *Loader) parseFile(name string) (*hcl.File, hcl.Diagnostics) {
-	if strings.HasSuffix(name, ".json") {
-		return l.parser.ParseJSONFile(name)
+	src, err := os.ReadFile(name)
+	if err != nil {
+		return nil, hcl.Diagnostics{errorAt(hcl.Range{Filename: name, Start: hcl.InitialPos, End: hcl.InitialPos},
+			"Failed to read file", "Cannot read %s: %s.", name, ioReason(err))}
 	}
-	return l.parser.ParseHCLFile(name)
+	if strings.HasSuffix(name, ".json") {
+		return l.parser.ParseJSON(src, name)
+	}
+	return l.parser.ParseHCL(src, name)
 }
 
 // hclFiles lists the *.hcl files directly in dir, sorted.

@@ -33,12 +33,12 @@ func (d *decoder) decodeLocals() hcl.Diagnostics {
 			if t.RootName() != "local" || len(t) < 2 {
 				continue
 			}
-			step, ok := t[1].(hcl.TraverseAttr)
-			if !ok || d.localDefs[step.Name] == nil || seen[step.Name] {
+			dep := traversalName(t)
+			if d.localDefs[dep] == nil || seen[dep] {
 				continue
 			}
-			seen[step.Name] = true
-			deps[name] = append(deps[name], step.Name)
+			seen[dep] = true
+			deps[name] = append(deps[name], dep)
 		}
 	}
 

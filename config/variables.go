@@ -250,10 +250,6 @@ func (d *decoder) environValues(decls map[string]*variableDecl, environ []string
 func (d *decoder) varFileValues(decls map[string]*variableDecl, path string, given map[string]givenValue) hcl.Diagnostics {
 	f, diags := d.loader.parseFile(path)
 	if f == nil || diags.HasErrors() {
-		if len(diags) == 0 {
-			diags = append(diags, errorAt(hcl.Range{Filename: path, Start: hcl.InitialPos, End: hcl.InitialPos},
-				"Failed to read variables file", "Cannot read %s.", path))
-		}
 		return diags
 	}
 	attrs, aDiags := f.Body.JustAttributes()
