@@ -82,6 +82,7 @@ var commands = []func(*globals) *cobra.Command{
 	newPlanCmd,
 	newApplyCmd,
 	newDestroyCmd,
+	newScanCmd, newHardenCmd,
 }
 
 func main() {
