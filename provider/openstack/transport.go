@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -95,18 +96,20 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 // CountingTransport counts the requests that reach the cloud, per host:port, for benchmarks
 // and tests that hold hardenctl to its request budget.
 type CountingTransport struct {
-	Next http.RoundTripper
-	mu   sync.Mutex
-	n    map[string]int
+	Next   http.RoundTripper
+	mu     sync.Mutex
+	n      map[string]int
+	routes map[string]int
 }
 
 // RoundTrip counts the request and passes it on.
 func (c *CountingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	c.mu.Lock()
 	if c.n == nil {
-		c.n = map[string]int{}
+		c.n, c.routes = map[string]int{}, map[string]int{}
 	}
 	c.n[req.URL.Host]++
+	c.routes[route(req)]++
 	c.mu.Unlock()
 	next := c.Next
 	if next == nil {
@@ -122,9 +125,28 @@ func (c *CountingTransport) Count(host string) int {
 	return c.n[host]
 }
 
+// Route returns the requests sent so far to one route: a method and a path whose id
+// segments read {id}, like "POST /v2.0/security-group-rules" or
+// "DELETE /v2.0/security-group-rules/{id}".
+func (c *CountingTransport) Route(r string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.routes[r]
+}
+
 // Reset forgets all counts.
 func (c *CountingTransport) Reset() {
 	c.mu.Lock()
-	c.n = nil
+	c.n, c.routes = nil, nil
 	c.mu.Unlock()
+}
+
+func route(req *http.Request) string {
+	segs := strings.Split(req.URL.Path, "/")
+	for i, s := range segs {
+		if len(s) >= 32 && strings.Count(s, "-") >= 4 || len(s) == 32 && strings.Trim(s, "0123456789abcdef") == "" {
+			segs[i] = "{id}"
+		}
+	}
+	return req.Method + " " + strings.Join(segs, "/")
 }
