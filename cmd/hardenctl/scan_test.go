@@ -1,0 +1,75 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/hardenctl/hardenctl/hardening"
+)
+
+func TestReadHosts(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "hosts")
+	os.WriteFile(file, []byte("# fleet\nweb1=10.0.0.1\n\n10.0.0.2:2222  # by address\n"), 0o644)
+	hosts, err := readHosts([]string{"db=db.internal"}, file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []hardening.Host{{Name: "db", Address: "db.internal"}, {Name: "web1", Address: "10.0.0.1"}, {Name: "10.0.0.2:2222", Address: "10.0.0.2:2222"}}
+	if fmt.Sprint(hosts) != fmt.Sprint(want) {
+		t.Errorf("hosts %v, want %v", hosts, want)
+	}
+	if _, err := readHosts([]string{"a=1", "a=2"}, ""); err == nil || !strings.Contains(err.Error(), "twice") {
+		t.Errorf("duplicate: %v", err)
+	}
+	if _, err := readHosts([]string{"a="}, ""); err == nil {
+		t.Error("empty address: no error")
+	}
+}
+
+type refusingDialer struct{}
+
+func (refusingDialer) Dial(ctx context.Context, h hardening.Host) (hardening.Conn, error) {
+	return nil, errors.New("dial tcp " + h.Address + ": connection refused")
+}
+
+func TestScanUnreachableHosts(t *testing.T) {
+	dir := t.TempDir()
+	content := filepath.Join(dir, "content")
+	os.Mkdir(content, 0o755)
+	os.WriteFile(filepath.Join(content, "ssg-debian12-ds.xml"), []byte("<ds/>"), 0o644)
+	var out, errOut bytes.Buffer
+	g := &globals{stdout: &out, stderr: &errOut, logger: slog.New(slog.NewTextHandler(&errOut, nil))}
+	o := scanOptions{hosts: []string{"a=10.0.0.1", "b=10.0.0.2"}, contentDir: content, profile: "standard", minScore: -1,
+		concurrency: 2, reportDir: filepath.Join(dir, "reports"), json: true, junit: filepath.Join(dir, "junit.xml")}
+	err := runOscap(context.Background(), g, o, func(context.Context, *globals, scanOptions) (hardening.Dialer, func() error, error) {
+		return refusingDialer{}, func() error { return nil }, nil
+	})
+	var ee *exitError
+	if !errors.As(err, &ee) || ee.code != exitHostFailed {
+		t.Fatalf("err = %v, want exit %d", err, exitHostFailed)
+	}
+	var sum hardening.Summary
+	if err := json.Unmarshal(out.Bytes(), &sum); err != nil {
+		t.Fatalf("-json output: %v\n%s", err, out.String())
+	}
+	if len(sum.Hosts) != 2 || sum.Hosts[1].Status != hardening.StatusUnreachable || sum.Passed {
+		t.Errorf("summary %+v", sum)
+	}
+	if _, err := os.Stat(filepath.Join(sum.RunDir, "summary.json")); err != nil {
+		t.Error(err)
+	}
+	if b, _ := os.ReadFile(o.junit); !bytes.Contains(b, []byte(`<testsuite name="a"`)) {
+		t.Errorf("junit:\n%s", b)
+	}
+	if !strings.Contains(errOut.String(), "b: unreachable") {
+		t.Errorf("progress on stderr:\n%s", errOut.String())
+	}
+}
