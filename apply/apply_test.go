@@ -1,0 +1,152 @@
+package apply
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/hardenctl/hardenctl/plan"
+)
+
+// fakeCloud records calls; groups named in failCreate fail to be created. Error paths only:
+// the integration tests apply against the test bed's Neutron.
+type fakeCloud struct {
+	mu         sync.Mutex
+	failCreate map[string]bool
+	calls      []string
+	nextID     int
+}
+
+func (f *fakeCloud) record(format string, args ...any) {
+	f.mu.Lock()
+	f.calls = append(f.calls, fmt.Sprintf(format, args...))
+	f.mu.Unlock()
+}
+
+func (f *fakeCloud) CreateSecurityGroup(_ context.Context, name, _ string, tags []string) (string, []plan.ObservedRule, error) {
+	if f.failCreate[name] {
+		return "", nil, errors.New("create security group " + name + ": quota exceeded")
+	}
+	f.record("create group %s tags=%v", name, tags)
+	defaults := []plan.ObservedRule{
+		{ID: name + "-def4", Rule: plan.Rule{Direction: plan.Egress, EtherType: plan.IPv4}},
+		{ID: name + "-def6", Rule: plan.Rule{Direction: plan.Egress, EtherType: plan.IPv6}},
+	}
+	return "id-" + name, defaults, nil
+}
+
+func (f *fakeCloud) UpdateSecurityGroup(_ context.Context, id, d string) error {
+	f.record("update %s %q", id, d)
+	return nil
+}
+
+func (f *fakeCloud) DeleteSecurityGroup(_ context.Context, id string) error {
+	f.record("delete group %s", id)
+	return nil
+}
+
+func (f *fakeCloud) CreateSecurityGroupRules(_ context.Context, gid string, rules []plan.ObservedRule) error {
+	var rs []string
+	for _, r := range rules {
+		rs = append(rs, r.Rule.String()+" remote="+r.RemoteGroupID)
+	}
+	f.record("bulk %s [%s]", gid, strings.Join(rs, "; "))
+	return nil
+}
+
+func (f *fakeCloud) DeleteSecurityGroupRule(_ context.Context, id string) error {
+	f.record("delete rule %s", id)
+	return nil
+}
+
+func (f *fakeCloud) has(prefix string) bool {
+	for _, c := range f.calls {
+		if strings.HasPrefix(c, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+func newGroupPlan(rules map[string][]plan.Rule) *plan.Plan {
+	p := &plan.Plan{Config: "t"}
+	for _, g := range []string{"t-a", "t-b"} {
+		p.Changes = append(p.Changes, plan.Change{Action: plan.Create, Kind: plan.KindGroup, Group: g})
+		for i := range rules[g] {
+			p.Changes = append(p.Changes, plan.Change{Action: plan.Create, Kind: plan.KindRule, Group: g, Rule: &rules[g][i]})
+		}
+	}
+	return p
+}
+
+func TestApplyResolvesRemoteGroupsAndRemovesDefaults(t *testing.T) {
+	f := &fakeCloud{}
+	p := newGroupPlan(map[string][]plan.Rule{
+		"t-a": {{Direction: plan.Ingress, EtherType: plan.IPv4, Protocol: "tcp", PortMin: 22, PortMax: 22, RemoteGroup: "t-b"}},
+		// t-b wants exactly one of Neutron's defaults: it must survive.
+		"t-b": {{Direction: plan.Egress, EtherType: plan.IPv4}},
+	})
+	res, err := Apply(context.Background(), p, f, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !f.has("bulk id-t-a [ingress IPv4 tcp 22 from anywhere remote=id-t-b]") {
+		t.Errorf("the remote group was not resolved to its new id: %v", f.calls)
+	}
+	if f.has("bulk id-t-b") || f.has("delete rule t-b-def4") || !f.has("delete rule t-b-def6") {
+		t.Errorf("the default rule t-b wants was not kept (or the other not removed): %v", f.calls)
+	}
+	if !f.has("delete rule t-a-def4") || !f.has("delete rule t-a-def6") {
+		t.Errorf("Neutron's allow-all egress rules were not removed from t-a: %v", f.calls)
+	}
+	if !f.has("create group t-a tags=[managed-by:hardenctl hardenctl-config:t]") {
+		t.Errorf("groups are not created with the ownership tags: %v", f.calls)
+	}
+	if res.Added != 4 {
+		t.Errorf("added = %d, want 4 (2 groups, 2 rules)", res.Added)
+	}
+}
+
+func TestApplyGoesOnAfterOneGroupFails(t *testing.T) {
+	f := &fakeCloud{failCreate: map[string]bool{"t-a": true}}
+	p := newGroupPlan(map[string][]plan.Rule{
+		"t-a": {{Direction: plan.Ingress, EtherType: plan.IPv4, Protocol: "tcp", PortMin: 1, PortMax: 1}},
+		"t-b": {{Direction: plan.Ingress, EtherType: plan.IPv4, Protocol: "tcp", PortMin: 2, PortMax: 2, RemoteGroup: "t-a"},
+			{Direction: plan.Ingress, EtherType: plan.IPv4, Protocol: "tcp", PortMin: 3, PortMax: 3}},
+	})
+	var events []Event
+	var mu sync.Mutex
+	_, err := Apply(context.Background(), p, f, Options{Hook: HookFunc(func(e Event) { mu.Lock(); events = append(events, e); mu.Unlock() })})
+	if err == nil {
+		t.Fatal("apply with a failed group creation returned no error")
+	}
+	for _, want := range []string{"create security group t-a: quota exceeded", "security group t-a: not created", "names group t-a, which does not exist"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+	if !f.has("bulk id-t-b [ingress IPv4 tcp 3 from anywhere remote=]") {
+		t.Errorf("the other group's independent rule was not created: %v", f.calls)
+	}
+	failed := false
+	for _, e := range events {
+		if e.Done && e.Err != nil && e.Group == "t-a" {
+			failed = true
+		}
+	}
+	if !failed {
+		t.Errorf("no hook event reported t-a's failure: %+v", events)
+	}
+}
+
+func TestApplyStopsWhenCancelled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := Apply(ctx, newGroupPlan(nil), &fakeCloud{}, Options{})
+	if err == nil || !strings.Contains(err.Error(), "apply interrupted") {
+		t.Errorf("err = %v, want 'apply interrupted'", err)
+	}
+}
