@@ -77,7 +77,7 @@ func Desired(cfg *config.Config) []Group {
 		for _, r := range g.rules {
 			rules = append(rules, r)
 		}
-		sort.Slice(rules, func(i, j int) bool { return rules[i].Key() < rules[j].Key() })
+		sort.Slice(rules, func(i, j int) bool { return rules[i].Less(rules[j]) })
 		g.Group.Rules = rules
 		out = append(out, g.Group)
 	}

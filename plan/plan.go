@@ -252,7 +252,7 @@ func Diff(desired []Group, obs *Observed) *Plan {
 				extra = append(extra, r)
 			}
 		}
-		sort.Slice(extra, func(i, j int) bool { return extra[i].Key() < extra[j].Key() })
+		sort.Slice(extra, func(i, j int) bool { return extra[i].Rule.Less(extra[j].Rule) })
 		for _, r := range extra {
 			reason := ReasonDrift
 			if isOurs(r.Description) {

@@ -54,6 +54,26 @@ func (r Rule) Key() string {
 		fmt.Sprint(r.PortMin), fmt.Sprint(r.PortMax), r.RemoteIPPrefix, r.RemoteGroup, r.RemoteAddressGroup}, "|")
 }
 
+// Less orders rules for people: by direction, ethertype, protocol, then ports as numbers.
+func (r Rule) Less(o Rule) bool {
+	if r.Direction != o.Direction {
+		return r.Direction < o.Direction
+	}
+	if r.EtherType != o.EtherType {
+		return r.EtherType < o.EtherType
+	}
+	if r.Protocol != o.Protocol {
+		return r.Protocol < o.Protocol
+	}
+	if r.PortMin != o.PortMin {
+		return r.PortMin < o.PortMin
+	}
+	if r.PortMax != o.PortMax {
+		return r.PortMax < o.PortMax
+	}
+	return r.Key() < o.Key()
+}
+
 // String reads like "ingress IPv4 tcp 443 from 0.0.0.0/0".
 func (r Rule) String() string {
 	var b strings.Builder
