@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -182,6 +183,25 @@ func TestApplySamplePlatform(t *testing.T) {
 	r = runCLI(t, "", nil, "-C", dir, "plan", "-cloud", "demo", "-detailed-exitcode")
 	if r.code != 0 || !strings.Contains(r.stdout, "No changes.") {
 		t.Errorf("second plan: code %d (want 0)\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = runCLI(t, "", nil, "-C", dir, "plan", "-cloud", "demo", "-json")
+	var doc struct {
+		FormatVersion int    `json:"format_version"`
+		Config        string `json:"config"`
+		Changes       []struct {
+			Action, Kind, Group string
+		} `json:"changes"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil {
+		t.Fatalf("plan -json is not JSON: %v\n%s", err, r.stdout)
+	}
+	if doc.FormatVersion != 1 || doc.Config != name || len(doc.Changes) != 5 {
+		t.Errorf("plan -json: %+v; want format 1, config %s, 5 no-op group entries", doc, name)
+	}
+	for _, c := range doc.Changes {
+		if c.Action != "no-op" {
+			t.Errorf("plan -json after apply has %+v", c)
+		}
 	}
 }
 
