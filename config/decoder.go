@@ -63,6 +63,8 @@ type decoder struct {
 	locals    map[string]cty.Value
 	localDefs map[string]*hcl.Attribute
 	functions map[string]function.Function
+	// ctx is the full evaluation context once locals are evaluated; nil before.
+	ctx *hcl.EvalContext
 }
 
 func newDecoder(l *Loader, dir string) *decoder {
@@ -104,6 +106,7 @@ func (d *decoder) decode(files []*hcl.File, opts LoadOptions) hcl.Diagnostics {
 	diags = append(diags, d.declare(content.Blocks)...)
 	diags = append(diags, d.decodeVariables(opts)...)
 	diags = append(diags, d.decodeLocals()...)
+	d.ctx = d.evalContext()
 	diags = append(diags, d.decodeName(content.Attributes["name"], files)...)
 	for _, s := range d.specs {
 		if s.Decode == nil {
@@ -313,5 +316,9 @@ func (d *decoder) evalIn(ctx *hcl.EvalContext, expr hcl.Expression) (cty.Value, 
 
 // eval evaluates expr in the full context.
 func (d *decoder) eval(expr hcl.Expression) (cty.Value, hcl.Diagnostics) {
-	return d.evalIn(d.evalContext(), expr)
+	ctx := d.ctx
+	if ctx == nil {
+		ctx = d.evalContext()
+	}
+	return d.evalIn(ctx, expr)
 }

@@ -23,8 +23,8 @@ func functions() map[string]function.Function {
 		"contains":    stdlib.ContainsFunc,
 		"distinct":    stdlib.DistinctFunc,
 		"flatten":     stdlib.FlattenFunc,
-		"format":      stdlib.FormatFunc,
-		"formatlist":  stdlib.FormatListFunc,
+		"format":      boundedFormat(stdlib.FormatFunc),
+		"formatlist":  boundedFormat(stdlib.FormatListFunc),
 		"join":        stdlib.JoinFunc,
 		"keys":        stdlib.KeysFunc,
 		"length":      stdlib.LengthFunc,
@@ -155,9 +155,65 @@ func bigInt(v cty.Value) (*big.Int, error) {
 	if !f.IsInt() {
 		return nil, fmt.Errorf("%s is not a whole number", showValue(v))
 	}
-	n, _ := f.Int(nil)
-	if n.BitLen() > 128 {
+	if f.MantExp(nil) > 129 {
 		return nil, fmt.Errorf("%s is too large", showValue(v))
 	}
+	n, _ := f.Int(nil)
 	return n, nil
+}
+
+// maxFormatWidth bounds the width and precision of format verbs: "%999999999d" would
+// otherwise build a gigabyte string.
+const maxFormatWidth = 1000
+
+// boundedFormat wraps format or formatlist so that a verb's width or precision above
+// maxFormatWidth is an error.
+func boundedFormat(f function.Function) function.Function {
+	return function.New(&function.Spec{
+		Params:   f.Params(),
+		VarParam: f.VarParam(),
+		Type: func(args []cty.Value) (cty.Type, error) {
+			return f.ReturnTypeForValues(args)
+		},
+		Impl: func(args []cty.Value, retType cty.Type) (cty.Value, error) {
+			if args[0].IsKnown() && !args[0].IsNull() {
+				if err := checkFormatWidths(args[0].AsString()); err != nil {
+					return cty.UnknownVal(retType), function.NewArgError(0, err)
+				}
+			}
+			return f.Call(args)
+		},
+	})
+}
+
+// checkFormatWidths reports a verb of spec with a width or precision above maxFormatWidth.
+func checkFormatWidths(spec string) error {
+	for i := 0; i < len(spec); i++ {
+		if spec[i] != '%' {
+			continue
+		}
+		i++
+		for i < len(spec) && strings.ContainsRune("-+# 0[]123456789.*", rune(spec[i])) {
+			start := i
+			for i < len(spec) && spec[i] >= '0' && spec[i] <= '9' {
+				i++
+			}
+			if i > start {
+				if len(spec[start:i]) > 4 || atoi(spec[start:i]) > maxFormatWidth {
+					return fmt.Errorf("a width or precision of %s is more than %d", spec[start:i], maxFormatWidth)
+				}
+				continue
+			}
+			i++
+		}
+	}
+	return nil
+}
+
+func atoi(s string) int {
+	n := 0
+	for _, c := range s {
+		n = n*10 + int(c-'0')
+	}
+	return n
 }

@@ -11,6 +11,8 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclparse"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
 )
 
 // LoadOptions carries the variable values given outside the configuration files.
@@ -111,7 +113,32 @@ func (l *Loader) parseFile(name string) (*hcl.File, hcl.Diagnostics) {
 	if strings.HasSuffix(name, ".json") {
 		return l.parser.ParseJSON(src, name)
 	}
-	return l.parser.ParseHCL(src, name)
+	f, diags := l.parser.ParseHCL(src, name)
+	if f != nil {
+		if body, ok := f.Body.(*hclsyntax.Body); ok {
+			diags = append(diags, checkNumberLiterals(body)...)
+		}
+	}
+	return f, diags
+}
+
+// maxNumberExponent bounds the binary exponent of number literals. Turning 1e99999999 into
+// a string would take minutes; no port, count or address needs more than 2^4096.
+const maxNumberExponent = 4096
+
+// checkNumberLiterals reports the number literals of node that are too large or too small.
+func checkNumberLiterals(node hclsyntax.Node) hcl.Diagnostics {
+	return hclsyntax.VisitAll(node, func(n hclsyntax.Node) hcl.Diagnostics {
+		lit, ok := n.(*hclsyntax.LiteralValueExpr)
+		if !ok || lit.Val.Type() != cty.Number || lit.Val.IsNull() || !lit.Val.IsKnown() {
+			return nil
+		}
+		if exp := lit.Val.AsBigFloat().MantExp(nil); exp > maxNumberExponent || exp < -maxNumberExponent {
+			return hcl.Diagnostics{errorAt(lit.SrcRange, "Number out of range",
+				"This number is too large or too small to be of any use here.")}
+		}
+		return nil
+	})
 }
 
 // hclFiles lists the *.hcl files directly in dir, sorted.

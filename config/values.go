@@ -69,7 +69,12 @@ func showValue(v cty.Value) string {
 	case cty.String:
 		return fmt.Sprintf("%q", v.AsString())
 	case cty.Number:
-		return v.AsBigFloat().Text('g', -1)
+		f := v.AsBigFloat()
+		// Decimal digits of a huge exponent take long to compute.
+		if exp := f.MantExp(nil); exp > 256 || exp < -256 {
+			return fmt.Sprintf("a number of about 1e%d", int(float64(exp)*0.30103))
+		}
+		return f.Text('g', -1)
 	case cty.Bool:
 		return fmt.Sprint(v.True())
 	}

@@ -301,6 +301,9 @@ func (d *decoder) parseGiven(decl *variableDecl, raw, source string) (givenValue
 	}
 	expr, diags := hclsyntax.ParseExpression([]byte(raw), filename, hcl.InitialPos)
 	if !diags.HasErrors() {
+		diags = checkNumberLiterals(expr)
+	}
+	if !diags.HasErrors() {
 		var vDiags hcl.Diagnostics
 		v, vDiags := expr.Value(nil)
 		if !vDiags.HasErrors() {
