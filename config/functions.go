@@ -8,6 +8,7 @@ import (
 
 	"github.com/apparentlymart/go-cidr/cidr"
 	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/convert"
 	"github.com/zclconf/go-cty/cty/function"
 	"github.com/zclconf/go-cty/cty/function/stdlib"
 )
@@ -18,7 +19,7 @@ func functions() map[string]function.Function {
 		"cidrhost":    cidrHostFunc,
 		"cidrnetmask": cidrNetmaskFunc,
 		"cidrsubnet":  cidrSubnetFunc,
-		"coalesce":    stdlib.CoalesceFunc,
+		"coalesce":    coalesceFunc,
 		"concat":      stdlib.ConcatFunc,
 		"contains":    stdlib.ContainsFunc,
 		"distinct":    stdlib.DistinctFunc,
@@ -43,6 +44,37 @@ func functions() map[string]function.Function {
 		"values":      stdlib.ValuesFunc,
 	}
 }
+
+// coalesceFunc is Terraform's coalesce: the first argument that is neither null nor an
+// empty string.
+var coalesceFunc = function.New(&function.Spec{
+	VarParam: &function.Parameter{
+		Name:             "vals",
+		Type:             cty.DynamicPseudoType,
+		AllowUnknown:     true,
+		AllowDynamicType: true,
+		AllowNull:        true,
+	},
+	Type: func(args []cty.Value) (cty.Type, error) {
+		return stdlib.CoalesceFunc.ReturnTypeForValues(args)
+	},
+	Impl: func(args []cty.Value, retType cty.Type) (cty.Value, error) {
+		for _, arg := range args {
+			v, err := convert.Convert(arg, retType)
+			if err != nil {
+				return cty.UnknownVal(retType), err
+			}
+			if !v.IsKnown() {
+				return cty.UnknownVal(retType), nil
+			}
+			if v.IsNull() || (retType == cty.String && v.AsString() == "") {
+				continue
+			}
+			return v, nil
+		}
+		return cty.NilVal, fmt.Errorf("no argument is neither null nor an empty string")
+	},
+})
 
 // replaceFunc is Terraform's replace: a substring, or a regular expression when written
 // between slashes ("/[0-9]+/").

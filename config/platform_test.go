@@ -2,6 +2,8 @@ package config
 
 import (
 	"net/netip"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -163,5 +165,34 @@ func TestDefaultName(t *testing.T) {
 		if got := defaultConfigName(tt.dir); got != tt.want {
 			t.Errorf("defaultConfigName(%q) = %q, want %q", tt.dir, got, tt.want)
 		}
+	}
+}
+
+func TestLoadRawStringValues(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "raw")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(dir, "main.hcl"), `
+variable "region" { type = string }
+variable "cloud" {}
+cloud {
+  cloud  = var.cloud
+  region = var.region
+}
+`)
+	cfg, diags := NewLoader().Load(filepath.Join(dir, "main.hcl"), LoadOptions{
+		Vars:    []string{`region=["not", "a", "list"]`},
+		Environ: []string{"HARDENCTL_VAR_cloud=prod-1", "HARDENCTL_VAR_undeclared=ignored", "PATH=/bin"},
+	})
+	if diags.HasErrors() {
+		t.Fatalf("Load: %s", FormatDiagnosticsCompact(diags))
+	}
+	want := Cloud{Cloud: "prod-1", Region: `["not", "a", "list"]`}
+	if diff := cmp.Diff(want, cfg.Cloud, cmpConfig...); diff != "" {
+		t.Errorf("cloud (-want +got):\n%s", diff)
+	}
+	if cfg.Name != "raw" {
+		t.Errorf("name %q, want the directory's, raw", cfg.Name)
 	}
 }
