@@ -54,10 +54,11 @@ func (s *Scanner) installAdditions(ctx context.Context, rs *remoteDir, res *Host
 		if _, err := runOut(ctx, rs.conn, install, "install audit rules"); err != nil {
 			return err
 		}
-		// augenrules merges rules.d into audit.rules and loads it; without it, load our file alone.
-		load := "if command -v augenrules >/dev/null; then augenrules --load; else auditctl -R " + profiles.AuditRulesPath + "; fi"
+		// augenrules merges rules.d into audit.rules and loads it, but says nothing when the
+		// kernel refuses; auditctl -R on our file then loads it alone or tells why not.
+		load := "{ command -v augenrules >/dev/null && augenrules --load; } || auditctl -R " + profiles.AuditRulesPath
 		if out, err := runOut(ctx, rs.conn, load+" 2>&1", "load audit rules"); err != nil {
-			res.Notes = append(res.Notes, fmt.Sprintf("audit rules written to %s but not loaded: %v %s", profiles.AuditRulesPath, err, strings.TrimSpace(out)))
+			res.Notes = append(res.Notes, fmt.Sprintf("audit rules written to %s but not loaded (%v): %s", profiles.AuditRulesPath, err, oneLine(out, 200)))
 		} else if missing := s.missingAuditRules(ctx, rs.conn); missing != "" {
 			res.Notes = append(res.Notes, "audit rules written to "+profiles.AuditRulesPath+" but not active: "+missing)
 		}

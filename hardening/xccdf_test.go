@@ -142,3 +142,22 @@ func TestParseResultSelfClosingSkippable(t *testing.T) {
 		t.Error("unterminated skipped element: no error")
 	}
 }
+
+// BenchmarkParseResultFile parses a real oscap output file named by HARDENCTL_BENCH_RESULT
+// (e.g. an ARF of the ssg-debian12 standard profile, 14 MB).
+func BenchmarkParseResultFile(b *testing.B) {
+	path := os.Getenv("HARDENCTL_BENCH_RESULT")
+	if path == "" {
+		b.Skip("HARDENCTL_BENCH_RESULT not set")
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(fi.Size())
+	for b.Loop() {
+		if _, err := ParseResultFile(path); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
