@@ -40,7 +40,7 @@ func rootBlocks() []blockSpec {
 	}
 }
 
-// rootAttributes are the top-level attributes.
+// rootSchemaAttributes are the top-level attributes.
 var rootSchemaAttributes = []hcl.AttributeSchema{
 	{Name: "name"},
 }
@@ -99,9 +99,7 @@ func (d *decoder) decode(files []*hcl.File, opts LoadOptions) hcl.Diagnostics {
 	for _, s := range d.specs {
 		schema.Blocks = append(schema.Blocks, hcl.BlockHeaderSchema{Type: s.Type, LabelNames: s.Labels})
 	}
-	bodies := make([]*hcl.File, 0, len(files))
-	bodies = append(bodies, files...)
-	content, diags := hcl.MergeFiles(bodies).Content(schema)
+	content, diags := hcl.MergeFiles(files).Content(schema)
 
 	diags = append(diags, d.declare(content.Blocks)...)
 	diags = append(diags, d.decodeVariables(opts)...)

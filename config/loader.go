@@ -26,8 +26,8 @@ type LoadOptions struct {
 // HARDENCTL_VAR_admin_cidrs sets var.admin_cidrs.
 const EnvVarPrefix = "HARDENCTL_VAR_"
 
-// Loader reads configurations. It keeps the source of every file it has read, so that
-// WriteDiagnostics can show the lines a diagnostic points at. A Loader is not safe for
+// Loader reads configurations. It keeps the source of every file the last Load read, so
+// that WriteDiagnostics can show the lines a diagnostic points at. A Loader is not safe for
 // concurrent use.
 type Loader struct {
 	parser *hclparse.Parser
@@ -42,6 +42,8 @@ func NewLoader() *Loader {
 // evaluates it. The Config is nil when the diagnostics hold an error; all errors found are
 // reported, not only the first.
 func (l *Loader) Load(path string, opts LoadOptions) (*Config, hcl.Diagnostics) {
+	// The parser caches files by name: start afresh, so that a reload sees edits.
+	l.parser = hclparse.NewParser()
 	files, dir, diags := l.parseFiles(path)
 	if diags.HasErrors() {
 		return nil, diags

@@ -196,3 +196,23 @@ cloud {
 		t.Errorf("name %q, want the directory's, raw", cfg.Name)
 	}
 }
+
+func TestLoadTwiceSeesEdits(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "edits")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	l := NewLoader()
+	writeFile(t, filepath.Join(dir, "main.hcl"), `zone "app" {}`)
+	if _, diags := l.Load(dir, LoadOptions{}); diags.HasErrors() {
+		t.Fatalf("first Load: %s", FormatDiagnosticsCompact(diags))
+	}
+	writeFile(t, filepath.Join(dir, "main.hcl"), `zone "web" {}`)
+	cfg, diags := l.Load(dir, LoadOptions{})
+	if diags.HasErrors() {
+		t.Fatalf("second Load: %s", FormatDiagnosticsCompact(diags))
+	}
+	if cfg.Zone("web") == nil {
+		t.Errorf("second Load did not see the edit: zones %v", cfg.Zones)
+	}
+}
