@@ -40,7 +40,7 @@ func (d *decoder) decodeBastion(b *hcl.Block) hcl.Diagnostics {
 	if !ok {
 		return diags
 	}
-	peers, pDiags := d.decodePeers(attr, "allow_from")
+	peers, pDiags := d.decodePeers(attr, "allow_from needs at least one admin network, like [\"198.51.100.0/24\"]: with none, nobody reaches the bastion.")
 	diags = append(diags, pDiags...)
 	for _, p := range peers {
 		if p.Kind != PeerCIDR {

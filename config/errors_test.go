@@ -23,7 +23,8 @@ const errorsDir = "../testdata/config-errors"
 // `# ERROR ELSEWHERE: SUMMARY` for an error pointing outside the file (at a -var value).
 // `# -var: name=value`, `# -var-file: PATH` (relative to testdata/config-errors) and
 // `# env: NAME=value` lines give options. The rendered text of the
-// diagnostics must match FILE.golden.
+// diagnostics must match FILE.golden, and never show a value containing "s3cr3t" (given to
+// sensitive variables).
 func TestConfigErrors(t *testing.T) {
 	files, err := filepath.Glob(filepath.Join(errorsDir, "*.hcl"))
 	if err != nil || len(files) == 0 {
@@ -55,6 +56,9 @@ func TestConfigErrors(t *testing.T) {
 			var rendered bytes.Buffer
 			if err := l.WriteDiagnostics(&rendered, diags, false); err != nil {
 				t.Fatal(err)
+			}
+			if bytes.Contains(rendered.Bytes(), []byte("s3cr3t")) {
+				t.Errorf("the value of a sensitive variable is shown:\n%s", rendered.String())
 			}
 			rendered.WriteString("--- compact ---\n")
 			rendered.WriteString(FormatDiagnosticsCompact(diags))

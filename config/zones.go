@@ -132,7 +132,7 @@ func (d *decoder) decodeRule(b *hcl.Block) (*Rule, hcl.Diagnostics) {
 		r.AllowSSH = v
 	}
 	if attr, ok := content.Attributes[peerAttr]; ok {
-		peers, pDiags := d.decodePeers(attr, peerAttr)
+		peers, pDiags := d.decodePeers(attr, peerAttr+" needs at least one CIDR, zone or bastion.")
 		diags = append(diags, pDiags...)
 		r.Peers = peers
 	}
@@ -298,8 +298,9 @@ func parsePortRange(s string, rng hcl.Range) (PortRange, *hcl.Diagnostic) {
 	return PortRange{min, max}, nil
 }
 
-// decodePeers reads a peer, or a list of peers: CIDR strings, zone.NAME and bastion.
-func (d *decoder) decodePeers(attr *hcl.Attribute, what string) ([]Peer, hcl.Diagnostics) {
+// decodePeers reads a peer, or a list of peers: CIDR strings, zone.NAME and bastion. need
+// says what an empty list lacks.
+func (d *decoder) decodePeers(attr *hcl.Attribute, need string) ([]Peer, hcl.Diagnostics) {
 	v, diags := d.eval(attr.Expr)
 	if diags.HasErrors() || !v.IsWhollyKnown() {
 		return nil, diags
@@ -321,8 +322,7 @@ func (d *decoder) decodePeers(attr *hcl.Attribute, what string) ([]Peer, hcl.Dia
 		peers = append(peers, ps...)
 	}
 	if !diags.HasErrors() && len(peers) == 0 {
-		diags = append(diags, errorAt(attr.Expr.Range(), "No peers",
-			"%s needs at least one CIDR, zone or bastion.", what))
+		diags = append(diags, errorAt(attr.Expr.Range(), "No peers", "%s", need))
 	}
 	return peers, diags
 }
