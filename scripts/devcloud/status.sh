@@ -1,0 +1,47 @@
+#!/bin/bash
+# Health of the devcloud test bed: exit 0 iff every API answers, tokens can be issued for
+# admin and demo, nova-compute is up, and (if $OSDEV/run exists) all recorded processes live.
+# -q: print only problems.
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin
+OSDEV=${OSDEV:-/tmp/hardenctl-devcloud}; OSDEV=${OSDEV%/}
+ADMIN_PW=${ADMIN_PW:-admin} DEMO_PW=${DEMO_PW:-demo}
+QUIET=0; [ "${1:-}" = -q ] && QUIET=1
+KS=http://127.0.0.1:5000/v3
+bad=0
+ok() { [ $QUIET = 1 ] || echo "ok   $*"; }
+ko() { echo "FAIL $*" >&2; bad=1; }
+command -v curl >/dev/null || { ko "curl not installed"; exit 1; }
+
+starttime() { awk '{sub(/^.*\) /, ""); print $20}' /proc/$1/stat 2>/dev/null; }
+if [ -d "$OSDEV/run" ]; then
+  n=0
+  for f in "$OSDEV"/run/*.pid; do
+    [ -e "$f" ] || continue
+    read -r pid st < "$f"; n=$((n + 1))
+    [ "$(starttime "$pid")" = "$st" ] || ko "process $(basename "$f" .pid) (pid $pid) is not running"
+  done
+  [ $n -gt 0 ] && ok "$n recorded processes running" || ko "no processes recorded in $OSDEV/run"
+  [ -e "$OSDEV/run/failed" ] && ko "the last up.sh failed"
+fi
+
+for api in identity=$KS image=http://127.0.0.1:9292/ network=http://127.0.0.1:9696/ \
+           placement=http://127.0.0.1:8778/ compute=http://127.0.0.1:8774/; do
+  code=$(curl -s -m 5 -o /dev/null -w '%{http_code}' "${api#*=}")
+  case $code in 2??|3??) ok "${api%%=*} ${api#*=} ($code)";; *) ko "${api%%=*} ${api#*=} answers '$code'";; esac
+done
+
+token() { # user password -> token on stdout
+  curl -s -m 10 -i -X POST $KS/auth/tokens -H 'Content-Type: application/json' -d '{"auth":{"identity":{"methods":["password"],"password":{"user":{"name":"'$1'","domain":{"id":"default"},"password":"'$2'"}}},"scope":{"project":{"name":"'$1'","domain":{"id":"default"}}}}}' \
+    | awk -F': ' 'tolower($1)=="x-subject-token"{print $2}' | tr -d '\r'
+}
+DT=$(token demo "$DEMO_PW"); [ -n "$DT" ] && ok "token for demo" || ko "no token for demo"
+AT=$(token admin "$ADMIN_PW")
+if [ -n "$AT" ]; then
+  ok "token for admin"
+  up=$(curl -s -m 10 -H "X-Auth-Token: $AT" 'http://127.0.0.1:8774/v2.1/os-services?binary=nova-compute' |
+       grep -o '"state": *"up"' | wc -l)
+  [ "$up" -ge 1 ] && ok "nova-compute up" || ko "nova-compute is not up"
+else
+  ko "no token for admin"
+fi
+exit $bad
