@@ -164,31 +164,38 @@ func (s *Scanner) logger() *slog.Logger {
 
 // classify turns a host's error into its status. parent is the run's context, hctx the host's.
 func classify(parent, hctx context.Context, err error) Status {
+	var de *dialError
 	switch {
 	case parent.Err() != nil:
 		return StatusCanceled
-	case errors.Is(hctx.Err(), context.DeadlineExceeded) || errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(hctx.Err(), context.DeadlineExceeded):
 		return StatusTimeout
+	case isHostKeyError(err):
+		return StatusHostKey
+	case errors.As(err, &de):
+		return StatusUnreachable // including the SSH layer's own connect timeout
 	case errors.Is(err, errNoOscap):
 		return StatusNoOscap
 	case errors.Is(err, errNoContent):
 		return StatusNoContent
-	case isHostKeyError(err):
-		return StatusHostKey
-	}
-	var de *dialError
-	if errors.As(err, &de) {
-		return StatusUnreachable
+	case errors.Is(err, context.DeadlineExceeded):
+		return StatusTimeout
 	}
 	return StatusError
 }
 
 func (s *Scanner) host(ctx context.Context, h Host, res *HostResult) error {
 	log := s.logger().With("host", res.Host)
+	t0 := time.Now()
+	step := func(name string) {
+		log.Debug("step done", "step", name, "elapsed", time.Since(t0).Round(time.Millisecond))
+		t0 = time.Now()
+	}
 	conn, err := s.Dialer.Dial(ctx, h)
 	if err != nil {
 		return &dialError{err}
 	}
+	step("connect")
 	defer func() { conn.Close() }()
 
 	// What is the host, and can it scan?
@@ -211,6 +218,7 @@ func (s *Scanner) host(ctx context.Context, h Host, res *HostResult) error {
 		return fmt.Errorf("%w: %v", errNoContent, err)
 	}
 	res.Datastream, res.SCAPProfile, res.Tailoring = ds, scapID, s.Profile.Tailoring
+	step("detect")
 
 	// A private directory on the host for the content and the results.
 	rs, err := newRemoteDir(ctx, conn)
@@ -228,6 +236,7 @@ func (s *Scanner) host(ctx context.Context, h Host, res *HostResult) error {
 			return err
 		}
 	}
+	step("upload")
 	ev := evaluation{ds: ds.Name, profile: scapID, tailoring: tailoring}
 	hostDir := ""
 	if s.RunDir != "" {
@@ -243,6 +252,7 @@ func (s *Scanner) host(ctx context.Context, h Host, res *HostResult) error {
 		if err != nil {
 			return err
 		}
+		step("evaluate")
 		res.Result, res.Status = r, statusOf(exit)
 		return nil
 	}
@@ -353,7 +363,9 @@ func (e evaluation) command(dir string, deadline time.Time, hasDeadline bool) st
 func (s *Scanner) evaluate(ctx context.Context, rs *remoteDir, ev evaluation, hostDir, prefix string, res *HostResult) (*Result, int, error) {
 	deadline, ok := ctx.Deadline()
 	var stderr tailBuffer
+	t0 := time.Now()
 	exit, err := rs.conn.Run(ctx, ev.command(rs.dir, deadline, ok), io.Discard, &stderr)
+	s.logger().Debug("oscap done", "host", res.Host, "exit", exit, "elapsed", time.Since(t0).Round(time.Millisecond))
 	if err != nil {
 		return nil, -1, fmt.Errorf("run oscap: %w", err)
 	}
@@ -363,32 +375,37 @@ func (s *Scanner) evaluate(ctx context.Context, rs *remoteDir, ev evaluation, ho
 		}
 		return nil, exit, &remoteError{What: "oscap", Exit: exit, Tail: stderr.String()}
 	}
-	var arf bytes.Buffer
-	if err := rs.conn.Download(ctx, rs.dir+"/arf.xml", &arf); err != nil {
-		return nil, exit, fmt.Errorf("download ARF: %w", err)
-	}
-	r, err := ParseResult(bytes.NewReader(arf.Bytes()))
-	if err != nil {
-		return nil, exit, fmt.Errorf("parse ARF from %s: %w", res.Host, err)
-	}
-	if hostDir != "" {
-		files := []struct {
-			remote string
-			local  *string
-		}{{"arf.xml", &res.Files.ARF}, {"results.xml", &res.Files.Results}, {"report.html", &res.Files.Report}}
+	// Files stream to disk (an ARF is 14 MB for Debian's standard profile; twenty of them in
+	// memory at once would cost hundreds of MB); the ARF is parsed from its file.
+	files := []struct {
+		remote string
+		local  *string
+	}{{"arf.xml", &res.Files.ARF}, {"results.xml", &res.Files.Results}, {"report.html", &res.Files.Report}}
+	arfPath := ""
+	if hostDir == "" {
+		tmp, err := os.CreateTemp("", "hardenctl-arf-*.xml")
+		if err != nil {
+			return nil, exit, err
+		}
+		tmp.Close()
+		defer os.Remove(tmp.Name())
+		if err := downloadFile(ctx, rs.conn, rs.dir+"/arf.xml", tmp.Name()); err != nil {
+			return nil, exit, err
+		}
+		arfPath = tmp.Name()
+	} else {
 		for _, f := range files {
 			rel := filepath.Join(hostDir, prefix+f.remote)
-			var err error
-			if f.remote == "arf.xml" {
-				err = os.WriteFile(filepath.Join(s.RunDir, rel), arf.Bytes(), 0o640)
-			} else {
-				err = downloadFile(ctx, rs.conn, rs.dir+"/"+f.remote, filepath.Join(s.RunDir, rel))
-			}
-			if err != nil {
+			if err := downloadFile(ctx, rs.conn, rs.dir+"/"+f.remote, filepath.Join(s.RunDir, rel)); err != nil {
 				return nil, exit, err
 			}
 			*f.local = rel
 		}
+		arfPath = filepath.Join(s.RunDir, res.Files.ARF)
+	}
+	r, err := ParseResultFile(arfPath)
+	if err != nil {
+		return nil, exit, fmt.Errorf("ARF from %s: %w", res.Host, err)
 	}
 	return r, exit, nil
 }
