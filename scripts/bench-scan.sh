@@ -39,6 +39,9 @@ mkdir -p "$OUT"
 cleanup() { bash "$HOSTS_SH" down >/dev/null 2>&1 || true; }
 trap cleanup EXIT
 
+# Machine CPU seconds (busy, all) from /proc/stat: the cores are shared with whatever else runs.
+cpu_busy() { awk '/^cpu /{b=$2+$3+$4+$7+$8+$9; t=b+$5+$6; printf "%.2f %.2f\n", b/100, t/100}' /proc/stat; }
+
 # hardenctl scan of every host in $RUN/hosts.txt under GNU time; prints wall, CPU and RSS.
 hardenctl_scan() {   # hardenctl_scan CONCURRENCY LABEL
   local c=$1 label=$2 args=()
@@ -73,7 +76,10 @@ chmod 755 /usr/local/bin/oscap; rm -f /var/tmp/oscap-cpu'
   done <"$RUN/hosts.txt"
 
   echo "== real: $n hosts, profile $PROFILE, concurrency $n, $CORES cores"
+  local b0 t0c b1 t1c
+  read -r b0 t0c < <(cpu_busy)
   read -r wall user sys rss < <(hardenctl_scan "$n" real)
+  read -r b1 t1c < <(cpu_busy)
   local cpu=0 line
   while read -r name addr; do
     line=$(bash "$HOSTS_SH" exec "$name" cat /var/tmp/oscap-cpu)
@@ -82,6 +88,11 @@ chmod 755 /usr/local/bin/oscap; rm -f /var/tmp/oscap-cpu'
   local bound; bound=$(awk -v c="$cpu" -v n="$CORES" 'BEGIN{printf "%.1f", c/n}')
   echo "hardenctl: wall ${wall}s; hosts' oscap CPU ${cpu}s / $CORES cores = bound ${bound}s; ratio $(awk -v w="$wall" -v b="$bound" 'BEGIN{printf "%.2f", w/b}')x"
   echo "hardenctl itself: CPU $(awk -v u="$user" -v s="$sys" 'BEGIN{print u+s}')s, peak RSS $((rss / 1024)) MiB"
+  awk -v b="$(awk -v a="$b0" -v b="$b1" 'BEGIN{print b-a}')" -v t="$(awk -v a="$t0c" -v b="$t1c" 'BEGIN{print b-a}')" \
+      -v o="$cpu" -v h="$(awk -v u="$user" -v s="$sys" 'BEGIN{print u+s}')" -v w="$wall" -v n="$CORES" \
+      'BEGIN{other=b-o-h; if (other<0) other=0; avail=n-other/w;
+             printf "machine during the run: %.1f of %.1f core-seconds busy; not ours (oscap, hardenctl): %.1f core-s = %.2f cores on average\n", b, t, other, other/w;
+             if (avail > 0.1) printf "bound on the cores left to us (%.2f): %.1fs; ratio %.2fx\n", avail, o/avail, w/(o/avail)}' 
   python3 - "$OUT/real.json" <<'EOF'
 import json, sys
 s = json.load(open(sys.argv[1]))
@@ -96,7 +107,7 @@ EOF
     rc=0
     SSH_ADDITIONAL_OPTIONS="-F $RUN/ssh_config" oscap-ssh "root@$addr" 22 xccdf eval --profile "$SCAP_PROFILE" \
       --results "$OUT/oscap-ssh-$name-results.xml" --results-arf "$OUT/oscap-ssh-$name-arf.xml" \
-      --report "$OUT/oscap-ssh-$name.html" "$DS" >"$OUT/oscap-ssh-$name.log" 2>&1 || rc=$?
+      --report "$OUT/oscap-ssh-$name.html" "$DS" </dev/null >"$OUT/oscap-ssh-$name.log" 2>&1 || rc=$?
     [ $rc = 0 ] || [ $rc = 2 ] || { tail -5 "$OUT/oscap-ssh-$name.log" >&2; die "oscap-ssh $name exited $rc"; }
   done <"$RUN/hosts.txt"
   t1=$(date +%s.%N)
