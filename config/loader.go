@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"os"
@@ -191,8 +192,30 @@ func defaultConfigName(dir string) string {
 
 // WriteDiagnostics renders diags for people: each with its file, line, the source lines it
 // points at, and its detail, wrapped at 78 columns.
+//
+// HCL's own writer says "on FILE line N"; the location is rewritten as FILE:LINE:COLUMN,
+// which editors and CI annotations can follow.
 func (l *Loader) WriteDiagnostics(w io.Writer, diags hcl.Diagnostics, color bool) error {
-	return hcl.NewDiagnosticTextWriter(w, l.parser.Files(), 78, color).WriteDiagnostics(diags)
+	tw := hcl.NewDiagnosticTextWriter(w, l.parser.Files(), 78, color)
+	for _, d := range diags {
+		if d.Subject == nil {
+			if err := tw.WriteDiagnostic(d); err != nil {
+				return err
+			}
+			continue
+		}
+		var b bytes.Buffer
+		if err := hcl.NewDiagnosticTextWriter(&b, l.parser.Files(), 78, color).WriteDiagnostic(d); err != nil {
+			return err
+		}
+		s := d.Subject
+		text := strings.Replace(b.String(), fmt.Sprintf("on %s line %d", s.Filename, s.Start.Line),
+			fmt.Sprintf("on %s:%d:%d", s.Filename, s.Start.Line, s.Start.Column), 1)
+		if _, err := io.WriteString(w, text); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // addSynthetic registers src under a synthetic file name (like "<value for var.x>") so that

@@ -86,7 +86,7 @@ func TestValidateShowsDiagnostics(t *testing.T) {
 	if r.code != 1 {
 		t.Fatalf("validate of a broken config exited %d, want 1", r.code)
 	}
-	for _, want := range []string{"zones.hcl:", "zone.dmzz", "Did you mean zone.dmz?", "has 1 error"} {
+	for _, want := range []string{"zones.hcl:20:13", "zone.dmzz", "Did you mean zone.dmz?", "has 1 error"} {
 		if !strings.Contains(r.stderr, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
 		}
