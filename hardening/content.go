@@ -2,6 +2,8 @@ package hardening
 
 import (
 	"bufio"
+	"bytes"
+	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -26,6 +28,8 @@ type Datastream struct {
 	Path   string `json:"path"`   // path on the operator's machine
 	SHA256 string `json:"sha256"` // hex digest of Data
 	Data   []byte `json:"-"`
+	// Gzip is Data compressed (XML shrinks about tenfold): what is sent to hosts that have gzip.
+	Gzip []byte `json:"-"`
 }
 
 // Datastreams is the loaded content of a Content directory, by file name.
@@ -63,7 +67,15 @@ func LoadDatastream(path string) (Datastream, error) {
 	if err != nil {
 		abs = path
 	}
-	return Datastream{Name: filepath.Base(path), Path: abs, SHA256: hex.EncodeToString(sum[:]), Data: data}, nil
+	var gz bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&gz, gzip.BestSpeed)
+	if _, err := zw.Write(data); err != nil {
+		return Datastream{}, fmt.Errorf("compress datastream: %w", err)
+	}
+	if err := zw.Close(); err != nil {
+		return Datastream{}, fmt.Errorf("compress datastream: %w", err)
+	}
+	return Datastream{Name: filepath.Base(path), Path: abs, SHA256: hex.EncodeToString(sum[:]), Data: data, Gzip: gz.Bytes()}, nil
 }
 
 // Named returns the datastream with the given file name.

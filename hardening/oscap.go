@@ -226,7 +226,7 @@ func (s *Scanner) host(ctx context.Context, h Host, res *HostResult) error {
 		return err
 	}
 	defer rs.remove(ctx, log)
-	if err := rs.upload(ctx, ds.Name, ds.Data, ds.SHA256); err != nil {
+	if err := rs.uploadDatastream(ctx, ds); err != nil {
 		return err
 	}
 	tailoring := ""
@@ -458,6 +458,30 @@ func (rs *remoteDir) upload(ctx context.Context, name string, data []byte, diges
 	}
 	if got, _, _ := strings.Cut(strings.TrimSpace(out), " "); got != digest {
 		return fmt.Errorf("upload %s: digest on the host is %s, want %s", name, got, digest)
+	}
+	return nil
+}
+
+// uploadDatastream sends the datastream compressed and unpacks it on the host (gzip is in
+// every base system; without it, the plain file is sent), then checks its digest.
+func (rs *remoteDir) uploadDatastream(ctx context.Context, ds Datastream) error {
+	if len(ds.Gzip) == 0 {
+		return rs.upload(ctx, ds.Name, ds.Data, ds.SHA256)
+	}
+	path := rs.dir + "/" + ds.Name
+	if err := rs.conn.Upload(ctx, path+".gz", bytes.NewReader(ds.Gzip), 0o600); err != nil {
+		return fmt.Errorf("upload %s: %w", ds.Name, err)
+	}
+	cmd := fmt.Sprintf("command -v gzip >/dev/null || exit 127; gzip -dc %[1]s.gz >%[1]s && rm -f %[1]s.gz && sha256sum %[1]s", shellQuote(path))
+	out, err := runOut(ctx, rs.conn, cmd, "unpack "+ds.Name)
+	if re, ok := err.(*remoteError); ok && re.Exit == 127 {
+		return rs.upload(ctx, ds.Name, ds.Data, ds.SHA256)
+	}
+	if err != nil {
+		return err
+	}
+	if got, _, _ := strings.Cut(strings.TrimSpace(out), " "); got != ds.SHA256 {
+		return fmt.Errorf("upload %s: digest on the host is %s, want %s", ds.Name, got, ds.SHA256)
 	}
 	return nil
 }

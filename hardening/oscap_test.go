@@ -2,6 +2,7 @@ package hardening
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -66,6 +67,21 @@ func (c fakeConn) Run(ctx context.Context, cmd string, stdout, stderr io.Writer)
 		io.WriteString(stdout, "/usr/bin/oscap\n")
 	case strings.HasPrefix(cmd, "d=$(mktemp -d"):
 		io.WriteString(stdout, "/tmp/hardenctl.AbC123\n")
+	case strings.HasPrefix(cmd, "command -v gzip"):
+		// gzip -dc P.gz >P && rm -f P.gz && sha256sum P
+		p := cmd[strings.LastIndex(cmd, " ")+1:]
+		h.mu.Lock()
+		zr, err := gzip.NewReader(bytes.NewReader(h.files[p+".gz"]))
+		if err != nil {
+			h.mu.Unlock()
+			return 1, nil
+		}
+		data, _ := io.ReadAll(zr)
+		h.files[p] = data
+		delete(h.files, p+".gz")
+		h.mu.Unlock()
+		sum := sha256.Sum256(data)
+		fmt.Fprintf(stdout, "%s  %s\n", hex.EncodeToString(sum[:]), p)
 	case strings.HasPrefix(cmd, "sha256sum "):
 		p := strings.TrimPrefix(cmd, "sha256sum ")
 		h.mu.Lock()
