@@ -1,0 +1,105 @@
+package hardening
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+)
+
+// bastion is the one SSH connection to the jump host that every target connection is
+// forwarded through (direct-tcpip channels). If it dies, the next dial reconnects once.
+type bastion struct {
+	cfg  BastionConfig
+	addr string
+	d    *SSHDialer
+
+	mu     sync.Mutex
+	conn   *ssh.Client // nil until connected, and after it died
+	closed bool
+}
+
+// client returns the live bastion connection, connecting if there is none.
+func (b *bastion) client(ctx context.Context) (*ssh.Client, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return nil, errors.New("bastion: dialer closed")
+	}
+	if b.conn != nil {
+		return b.conn, nil
+	}
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(ctx, b.d.cfg.ConnectTimeout)
+	defer cancel()
+	var dl net.Dialer
+	nc, err := dl.DialContext(ctx, "tcp", b.addr)
+	if err != nil {
+		return nil, fmt.Errorf("connect to bastion %s: %w", b.addr, timeoutCause(ctx, err))
+	}
+	c, err := handshake(ctx, nc, b.addr, b.d.clientConfig(b.cfg.User, b.d.bastionAuth, b.addr))
+	if err != nil {
+		return nil, fmt.Errorf("ssh to bastion %s@%s: %w", b.cfg.User, b.addr, err)
+	}
+	b.conn = c
+	go func() { // forget it when it dies, so the next dial reconnects
+		err := c.Wait()
+		b.mu.Lock()
+		if b.conn == c {
+			b.conn = nil
+		}
+		closed := b.closed
+		b.mu.Unlock()
+		if !closed {
+			b.d.logger.Warn("bastion connection lost", logKeyBastion, b.addr, "err", err)
+		}
+	}()
+	b.d.logger.Debug("bastion connected", logKeyBastion, b.addr, logKeyElapsed, time.Since(start))
+	return c, nil
+}
+
+// forget drops c if it is still the current connection (it failed a dial).
+func (b *bastion) forget(c *ssh.Client) {
+	b.mu.Lock()
+	if b.conn == c {
+		b.conn = nil
+	}
+	b.mu.Unlock()
+	c.Close()
+}
+
+// dial opens a forwarded connection to addr. A refusal by the bastion (the target is down,
+// or forwarding is not allowed to it) is the target's error; a failure of the bastion
+// connection itself is retried once on a new connection.
+func (b *bastion) dial(ctx context.Context, addr string) (net.Conn, error) {
+	for attempt := 0; ; attempt++ {
+		c, err := b.client(ctx)
+		if err != nil {
+			return nil, err
+		}
+		nc, err := c.DialContext(ctx, "tcp", addr)
+		if err == nil {
+			return nc, nil
+		}
+		var oce *ssh.OpenChannelError
+		if errors.As(err, &oce) || ctx.Err() != nil || attempt > 0 {
+			return nil, err
+		}
+		b.d.logger.Warn("bastion connection failed, reconnecting", logKeyBastion, b.addr, "err", err)
+		b.forget(c)
+	}
+}
+
+func (b *bastion) close() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.closed = true
+	if b.conn != nil {
+		b.conn.Close()
+		b.conn = nil
+	}
+}

@@ -1,0 +1,371 @@
+package hardening
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pkg/sftp"
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/agent"
+)
+
+// Log attribute keys of the SSH layer.
+const (
+	logKeyHost    = "host"
+	logKeyAddr    = "addr"
+	logKeyBastion = "bastion"
+	logKeyElapsed = "elapsed"
+)
+
+// DefaultConnectTimeout bounds the TCP connect and the SSH handshake of one host.
+const DefaultConnectTimeout = 15 * time.Second
+
+// SSHConfig is how hardenctl reaches its targets.
+type SSHConfig struct {
+	User            string   // login user on the targets (root, or a sudo user with Sudo)
+	IdentityFiles   []string // private keys (unencrypted; keep encrypted ones in the agent)
+	UseAgent        bool     // also offer the keys of the agent at $SSH_AUTH_SOCK
+	KnownHostsFile  string   // host keys are always verified against it (default ~/.ssh/known_hosts)
+	TrustOnFirstUse bool     // add hosts never seen before to KnownHostsFile (never a changed key)
+	Bastion         *BastionConfig
+	ConnectTimeout  time.Duration // per host: TCP connect (or bastion forward) and handshake
+	Sudo            bool          // run commands through `sudo -n` when User is not root
+}
+
+// BastionConfig is the jump host; its own host key is verified like any other.
+type BastionConfig struct {
+	Address       string // host or host:port
+	User          string // defaults to SSHConfig.User
+	IdentityFiles []string
+}
+
+// SSHDialer opens verified SSH connections, through one shared bastion connection when
+// configured. Close it when done.
+type SSHDialer struct {
+	cfg         SSHConfig
+	logger      *slog.Logger
+	hostKeys    *hostKeys
+	auth        []ssh.AuthMethod
+	bastionAuth []ssh.AuthMethod
+	agentConn   net.Conn
+	sudo        bool
+
+	bastion *bastion // nil without a bastion
+}
+
+var _ Dialer = (*SSHDialer)(nil)
+
+// NewDialer checks the configuration, loads the keys and known_hosts, and connects to the
+// bastion (if any), so a wrong bastion setup fails once, here, rather than once per host.
+func NewDialer(ctx context.Context, cfg SSHConfig, logger *slog.Logger) (*SSHDialer, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.User == "" {
+		return nil, errors.New("ssh: no login user configured")
+	}
+	if cfg.ConnectTimeout <= 0 {
+		cfg.ConnectTimeout = DefaultConnectTimeout
+	}
+	if cfg.KnownHostsFile == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return nil, fmt.Errorf("ssh: no known_hosts file configured and no home directory: %w", err)
+		}
+		cfg.KnownHostsFile = filepath.Join(home, ".ssh", "known_hosts")
+	}
+	hk, err := newHostKeys(cfg.KnownHostsFile, cfg.TrustOnFirstUse)
+	if err != nil {
+		return nil, fmt.Errorf("ssh: %w", err)
+	}
+	d := &SSHDialer{cfg: cfg, logger: logger, hostKeys: hk, sudo: cfg.Sudo && cfg.User != "root"}
+
+	var agentSigners func() ([]ssh.Signer, error)
+	if cfg.UseAgent {
+		sock := os.Getenv("SSH_AUTH_SOCK")
+		if sock == "" {
+			return nil, errors.New("ssh: agent requested but SSH_AUTH_SOCK is not set")
+		}
+		var dl net.Dialer
+		c, err := dl.DialContext(ctx, "unix", sock)
+		if err != nil {
+			return nil, fmt.Errorf("ssh: connect to agent %s: %w", sock, err)
+		}
+		d.agentConn = c
+		agentSigners = agent.NewClient(c).Signers
+	}
+	if d.auth, err = authMethods(cfg.IdentityFiles, agentSigners); err != nil {
+		d.Close()
+		return nil, err
+	}
+	if cfg.Bastion == nil {
+		return d, nil
+	}
+	b := *cfg.Bastion
+	if b.User == "" {
+		b.User = cfg.User
+	}
+	d.bastionAuth = d.auth
+	if len(b.IdentityFiles) > 0 {
+		if d.bastionAuth, err = authMethods(b.IdentityFiles, agentSigners); err != nil {
+			d.Close()
+			return nil, fmt.Errorf("bastion: %w", err)
+		}
+	}
+	d.bastion = &bastion{cfg: b, addr: withPort(b.Address), d: d}
+	if _, err := d.bastion.client(ctx); err != nil {
+		d.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+// authMethods: the identity files' keys first, then the agent's.
+func authMethods(files []string, agentSigners func() ([]ssh.Signer, error)) ([]ssh.AuthMethod, error) {
+	var signers []ssh.Signer
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("ssh: read identity: %w", err)
+		}
+		s, err := ssh.ParsePrivateKey(b)
+		var pp *ssh.PassphraseMissingError
+		if errors.As(err, &pp) {
+			return nil, fmt.Errorf("ssh: identity %s is passphrase-protected: add it to ssh-agent and use the agent", f)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("ssh: parse identity %s: %w", f, err)
+		}
+		signers = append(signers, s)
+	}
+	var m []ssh.AuthMethod
+	if len(signers) > 0 {
+		m = append(m, ssh.PublicKeys(signers...))
+	}
+	if agentSigners != nil {
+		m = append(m, ssh.PublicKeysCallback(agentSigners))
+	}
+	if len(m) == 0 {
+		return nil, errors.New("ssh: no identity files and no agent: nothing to authenticate with")
+	}
+	return m, nil
+}
+
+// Close closes the bastion connection and the agent connection. Conns already open through
+// the bastion stop working.
+func (d *SSHDialer) Close() error {
+	if d.bastion != nil {
+		d.bastion.close()
+	}
+	if d.agentConn != nil {
+		d.agentConn.Close()
+	}
+	return nil
+}
+
+func (d *SSHDialer) clientConfig(user string, auth []ssh.AuthMethod, addr string) *ssh.ClientConfig {
+	return &ssh.ClientConfig{
+		User:              user,
+		Auth:              auth,
+		HostKeyCallback:   d.hostKeys.callback(),
+		HostKeyAlgorithms: d.hostKeys.algorithms(addr),
+		Timeout:           d.cfg.ConnectTimeout,
+	}
+}
+
+// Dial connects to h (through the bastion when configured), verifying its host key.
+func (d *SSHDialer) Dial(ctx context.Context, h Host) (Conn, error) {
+	start := time.Now()
+	addr := withPort(h.Address)
+	name := h.Name
+	if name == "" {
+		name = h.Address
+	}
+	ctx, cancel := context.WithTimeout(ctx, d.cfg.ConnectTimeout)
+	defer cancel()
+
+	var (
+		nc  net.Conn
+		err error
+		via string
+	)
+	if d.bastion != nil {
+		via = " through bastion " + d.bastion.addr
+		nc, err = d.bastion.dial(ctx, addr)
+	} else {
+		var dl net.Dialer
+		nc, err = dl.DialContext(ctx, "tcp", addr)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("connect to %s (%s)%s: %w", name, addr, via, timeoutCause(ctx, err))
+	}
+	client, err := handshake(ctx, nc, addr, d.clientConfig(d.cfg.User, d.auth, addr))
+	if err != nil {
+		return nil, fmt.Errorf("ssh to %s@%s (%s)%s: %w", d.cfg.User, name, addr, via, err)
+	}
+	d.logger.Debug("ssh connected", logKeyHost, name, logKeyAddr, addr, logKeyElapsed, time.Since(start))
+	return &sshConn{name: name, client: client, sudo: d.sudo}, nil
+}
+
+// handshake runs the SSH handshake on nc, bounded by ctx (connections forwarded by the
+// bastion have no deadlines, so the conn is closed to end a stuck handshake).
+func handshake(ctx context.Context, nc net.Conn, addr string, cfg *ssh.ClientConfig) (*ssh.Client, error) {
+	type result struct {
+		c     ssh.Conn
+		chans <-chan ssh.NewChannel
+		reqs  <-chan *ssh.Request
+		err   error
+	}
+	done := make(chan result, 1)
+	go func() {
+		c, chans, reqs, err := ssh.NewClientConn(nc, addr, cfg)
+		done <- result{c, chans, reqs, err}
+	}()
+	select {
+	case r := <-done:
+		if r.err != nil {
+			nc.Close()
+			return nil, r.err
+		}
+		return ssh.NewClient(r.c, r.chans, r.reqs), nil
+	case <-ctx.Done():
+		nc.Close()
+		if r := <-done; r.err == nil {
+			r.c.Close()
+		}
+		return nil, fmt.Errorf("handshake: %w", timeoutCause(ctx, ctx.Err()))
+	}
+}
+
+// timeoutCause names a connect timeout as such.
+func timeoutCause(ctx context.Context, err error) error {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) && (errors.Is(err, context.DeadlineExceeded) || isTimeout(err)) {
+		return fmt.Errorf("timed out: %w", err)
+	}
+	return err
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// withPort adds :22 to an address without a port ("host", "10.0.0.1", "fd00::1", "[fd00::1]").
+func withPort(a string) string {
+	if _, _, err := net.SplitHostPort(a); err == nil {
+		return a
+	}
+	return net.JoinHostPort(strings.Trim(a, "[]"), "22")
+}
+
+// sshConn is one verified connection to a host; it satisfies Conn.
+type sshConn struct {
+	name   string
+	client *ssh.Client
+	sudo   bool
+
+	mu   sync.Mutex
+	sftp *sftp.Client
+}
+
+// runWrapper runs "$1" in its own session and process group with stdin from /dev/null, and
+// kills that group when the SSH channel's stdin reaches EOF: hardenctl closes stdin when ctx
+// ends, and sshd closes it when the connection dies. So an abandoned oscap never keeps
+// running, with or without sudo, and whether or not the server honours "signal" requests.
+// (An asynchronous list's stdin is /dev/null in a shell without job control: hence fd 3.)
+const runWrapper = `exec 3<&0
+setsid sh -c "$1" </dev/null 3<&- & p=$!
+{ cat <&3 >/dev/null; kill -s KILL -- -$p || kill -s KILL $p; } >/dev/null 2>&1 &
+w=$!
+exec 3<&-
+wait $p; rc=$?
+kill $w 2>/dev/null
+exit $rc`
+
+// remoteCommand is the command line sent to the host for cmd.
+func (c *sshConn) remoteCommand(cmd string) string {
+	line := "sh -c " + quoteSh(runWrapper) + " hardenctl " + quoteSh(cmd)
+	if c.sudo {
+		return "sudo -n " + line
+	}
+	return line
+}
+
+// quoteSh quotes s as one word for a POSIX shell.
+func quoteSh(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// Run runs cmd on the host; see Conn.
+func (c *sshConn) Run(ctx context.Context, cmd string, stdout, stderr io.Writer) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return -1, err
+	}
+	sess, err := c.client.NewSession()
+	if err != nil {
+		return -1, fmt.Errorf("run on %s: open session: %w", c.name, err)
+	}
+	defer sess.Close()
+	sess.Stdout = stdout
+	sess.Stderr = stderr
+	stdin, err := sess.StdinPipe()
+	if err != nil {
+		return -1, fmt.Errorf("run on %s: %w", c.name, err)
+	}
+	if err := sess.Start(c.remoteCommand(cmd)); err != nil {
+		return -1, fmt.Errorf("run on %s: start: %w", c.name, err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- sess.Wait() }()
+	select {
+	case err := <-done:
+		return exitStatus(c.name, err)
+	case <-ctx.Done():
+		stdin.Close()            // EOF: the wrapper kills the command's process group
+		sess.Signal(ssh.SIGKILL) // and the shell, where the server allows signals
+		select {                 // give the kill a moment to be delivered before closing
+		case <-done:
+		case <-time.After(2 * time.Second):
+		}
+		sess.Close()
+		return -1, ctx.Err()
+	}
+}
+
+func exitStatus(name string, err error) (int, error) {
+	if err == nil {
+		return 0, nil
+	}
+	var ee *ssh.ExitError
+	if errors.As(err, &ee) {
+		if ee.Signal() != "" {
+			return -1, fmt.Errorf("run on %s: killed by signal %s", name, ee.Signal())
+		}
+		return ee.ExitStatus(), nil
+	}
+	var em *ssh.ExitMissingError
+	if errors.As(err, &em) {
+		return -1, fmt.Errorf("run on %s: the command ended without an exit status (connection lost?)", name)
+	}
+	return -1, fmt.Errorf("run on %s: %w", name, err)
+}
+
+// Close closes the SFTP client and the connection to the host (never the bastion's).
+func (c *sshConn) Close() error {
+	c.mu.Lock()
+	if c.sftp != nil {
+		c.sftp.Close()
+		c.sftp = nil
+	}
+	c.mu.Unlock()
+	return c.client.Close()
+}
