@@ -31,6 +31,8 @@ type Options struct {
 // Client holds the authenticated service clients. It is safe for concurrent use.
 type Client struct {
 	network   *gophercloud.ServiceClient
+	compute   *gophercloud.ServiceClient // nil when the catalog has no compute service
+	image     *gophercloud.ServiceClient // nil when the catalog has no image service
 	projectID string // the token's project: every list is scoped to it, even for admins
 	logger    *slog.Logger
 }
@@ -72,6 +74,16 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("find the network service (region %q) in the catalog: %w", eo.Region, err)
 	}
+	compute, err := openstack.NewComputeV2(pc, eo)
+	if err == nil {
+		compute.Microversion = computeMicroversion
+	} else {
+		compute = nil
+	}
+	image, err := openstack.NewImageV2(pc, eo)
+	if err != nil {
+		image = nil
+	}
 	var projectID string
 	if res, ok := pc.GetAuthResult().(tokens.CreateResult); ok {
 		if p, err := res.ExtractProject(); err == nil && p != nil {
@@ -79,7 +91,7 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 		}
 	}
 	logger.Debug("authenticated", "source", source, "auth_url", ao.IdentityEndpoint, "project", projectID, "network", network.Endpoint)
-	return &Client{network: network, projectID: projectID, logger: logger}, nil
+	return &Client{network: network, compute: compute, image: image, projectID: projectID, logger: logger}, nil
 }
 
 func authOptions(opts Options) (gophercloud.AuthOptions, gophercloud.EndpointOpts, *tls.Config, string, error) {

@@ -1,0 +1,79 @@
+package openstack
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/hardenctl/hardenctl/images"
+)
+
+// TestServerAndImageLifecycle runs every compute and image call the image pipeline makes
+// against the test bed's Nova and Glance: key pair, build group, boot, console, stop,
+// snapshot, properties and tags, deactivate, delete.
+func TestServerAndImageLifecycle(t *testing.T) {
+	c := integrationClient(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	id := fmt.Sprintf("lc%d", time.Now().UnixNano()%1e9)
+
+	if err := c.CreateKeyPair(ctx, id, "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBpWtDsDf+mzCzHXZ1Au5Hp84mXzvX2M9WKCwqKf0c5n test"); err != nil {
+		t.Fatal(err)
+	}
+	defer c.DeleteKeyPair(context.Background(), id)
+	gid, err := c.CreateBuildGroup(ctx, id, "", "10.0.0.0/24", []string{"managed-by:hardenctl", "hardenctl-build:" + id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.DeleteSecurityGroup(context.Background(), gid)
+
+	src, err := c.FindImages(ctx, images.ImageQuery{Name: "cirros-fake-1"})
+	if err != nil || len(src) == 0 {
+		t.Fatalf("find the test bed's sample image: %v (%d found)", err, len(src))
+	}
+	sid, err := c.CreateServer(ctx, images.ServerSpec{Name: id, ImageID: src[0].ID, Flavor: "m1.tiny", Network: "private",
+		SecurityGroups: []string{gid}, KeyName: id, Tags: []string{"hardenctl-build"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := c.WaitServer(ctx, sid, "ACTIVE")
+	if err != nil {
+		c.DeleteServer(context.Background(), sid)
+		t.Fatal(err)
+	}
+	if srv.Address == "" || srv.ImageID != src[0].ID {
+		t.Errorf("server %+v: want an address and image %s", srv, src[0].ID)
+	}
+	if _, err := c.ConsoleOutput(ctx, sid); err != nil {
+		t.Errorf("console: %v", err)
+	}
+	if err := c.StopServer(ctx, sid); err != nil {
+		t.Fatal(err)
+	}
+	imgID, err := c.Snapshot(ctx, sid, id+"-img", map[string]string{"hardenctl_build": id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.DeleteImage(context.Background(), imgID)
+	if _, err := c.WaitImage(ctx, imgID); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SetImageProperties(ctx, imgID, map[string]string{"hardenctl_score": "87.5", "hardenctl_build": id}, []string{"managed-by:hardenctl", "x"}); err != nil {
+		t.Fatal(err)
+	}
+	found, err := c.FindImages(ctx, images.ImageQuery{Tags: []string{"managed-by:hardenctl"}, Properties: map[string]string{"hardenctl_build": id}})
+	if err != nil || len(found) != 1 || found[0].Properties["hardenctl_score"] != "87.5" || !slices.Contains(found[0].Tags, "x") {
+		t.Fatalf("find by tag and property: %v %+v", err, found)
+	}
+	if err := c.DeactivateImage(ctx, imgID); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.DeleteServer(ctx, sid); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.DeleteImage(ctx, imgID); err != nil {
+		t.Fatal(err)
+	}
+}
