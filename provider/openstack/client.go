@@ -33,7 +33,7 @@ type Client struct {
 	network   *gophercloud.ServiceClient
 	compute   *gophercloud.ServiceClient // nil when the catalog has no compute service
 	image     *gophercloud.ServiceClient // nil when the catalog has no image service
-	projectID string // the token's project: every list is scoped to it, even for admins
+	projectID string                     // the token's project: every list is scoped to it, even for admins
 	logger    *slog.Logger
 }
 
