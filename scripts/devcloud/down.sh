@@ -17,7 +17,7 @@ self=" $$ "; p=$$
 while [ "${p:-0}" -gt 1 ]; do p=$(statf $p 2) || break; self+="$p "; done
 
 targets() { # all our live processes, one pid a line
-  local groups=" " marked f pid st q pg
+  local groups=" " marked f pid st q pg l
   marked=" $(grep -lzxF "HARDENCTL_DEVCLOUD=$OSDEV" /proc/[0-9]*/environ 2>/dev/null | cut -d/ -f3 | tr '\n' ' ') "
   for f in "$RUN"/*.pid; do
     [ -e "$f" ] || continue
@@ -25,9 +25,10 @@ targets() { # all our live processes, one pid a line
     [ "$(statf "$pid" 20)" = "$st" ] && groups+="$pid "
   done
   for q in /proc/[0-9]*; do
+    read -r l 2>/dev/null < $q/stat || continue   # no fork per process: this runs under load
+    l=${l##*) }; set -- $l; pg=$3
     q=${q#/proc/}
     [[ $self == *" $q "* ]] && continue
-    pg=$(statf $q 3) || continue
     # in a recorded group whose leader is the recorded process, or carrying our mark
     # (a recorded group whose leader is gone counts through its marked members)
     if [[ $groups == *" $pg "* || $marked == *" $q "* ]]; then echo $q; fi
@@ -37,7 +38,7 @@ targets() { # all our live processes, one pid a line
 pids=$(targets)
 if [ -n "$pids" ]; then
   kill -TERM $pids 2>/dev/null
-  for i in $(seq 1 16); do          # up to 4 s for a clean shutdown (state is deleted anyway)
+  for i in $(seq 1 12); do          # up to 3 s for a clean shutdown (state is deleted anyway)
     left=""; for p in $pids; do st=$(statf $p 1) && [ "$st" != Z ] && left+="$p "; done
     [ -z "$left" ] && break; sleep 0.25
   done
