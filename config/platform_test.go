@@ -35,7 +35,7 @@ func TestLoadSamplePlatform(t *testing.T) {
 	port := func(p int) PortRange { return PortRange{p, p} }
 	want := &Config{
 		Name:  "sample",
-		Cloud: Cloud{Cloud: "devcloud", Region: "RegionOne"},
+		Cloud: Cloud{Cloud: "demo", Region: "RegionOne"},
 		Bastion: &Bastion{AllowFrom: []netip.Prefix{
 			netip.MustParsePrefix("198.51.100.0/24"),
 			netip.MustParsePrefix("2001:db8:100::/48"),

@@ -3,7 +3,7 @@
 name = "sample"
 
 cloud {
-  cloud  = "devcloud"
+  cloud  = "demo" # the test bed's project (scripts/devcloud writes clouds.yaml)
   region = "RegionOne"
 }
 
