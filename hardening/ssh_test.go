@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/agent"
 )
 
 // sshUnit is one in-process server with a client identity and a known_hosts file.
@@ -354,4 +355,41 @@ func TestSSHBastionSharedAndRedialed(t *testing.T) {
 		t.Fatalf("a refused forward must not redial the bastion (%d connections)", n)
 	}
 	t.Log(err)
+}
+
+func TestSSHAgentKeys(t *testing.T) {
+	client, priv := newTestSigner(t)
+	srv := startSSHTestServer(t, client.PublicKey())
+	keyring := agent.NewKeyring()
+	if err := keyring.Add(agent.AddedKey{PrivateKey: priv}); err != nil {
+		t.Fatal(err)
+	}
+	sock := filepath.Join(t.TempDir(), "agent.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() { agent.ServeAgent(keyring, c); c.Close() }()
+		}
+	}()
+	t.Setenv("SSH_AUTH_SOCK", sock)
+	kh := filepath.Join(t.TempDir(), "known_hosts")
+	os.WriteFile(kh, []byte(srv.KnownHostsLine()+"\n"), 0o600)
+	d, err := NewDialer(context.Background(), SSHConfig{User: "root", UseAgent: true, KnownHostsFile: kh}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	c, err := d.Dial(context.Background(), Host{Address: srv.Addr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
 }
