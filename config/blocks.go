@@ -29,13 +29,53 @@ func (d *decoder) decodeCloud(b *hcl.Block) hcl.Diagnostics {
 }
 
 var bastionSchema = &hcl.BodySchema{
-	Attributes: []hcl.AttributeSchema{{Name: "allow_from", Required: true}},
+	Attributes: []hcl.AttributeSchema{
+		{Name: "allow_from", Required: true},
+		{Name: "address"},
+		{Name: "user"},
+		{Name: "image"},
+		{Name: "flavor"},
+		{Name: "network"},
+	},
 }
 
 func (d *decoder) decodeBastion(b *hcl.Block) hcl.Diagnostics {
 	content, diags := b.Body.Content(bastionSchema)
-	bastion := &Bastion{DeclRange: b.DefRange}
+	bastion := &Bastion{User: d.cfg.SSH.User, DeclRange: b.DefRange}
 	d.cfg.Bastion = bastion
+	if attr, ok := content.Attributes["address"]; ok {
+		s, set, sDiags := d.evalSetString(attr.Expr)
+		diags = append(diags, sDiags...)
+		if set {
+			addr, diag := parseAddress(s, attr.Expr.Range())
+			if diag != nil {
+				diags = append(diags, diag)
+			}
+			bastion.Address = addr
+		}
+	}
+	if attr, ok := content.Attributes["user"]; ok {
+		u, uDiags := d.evalName(attr.Expr, "user")
+		diags = append(diags, uDiags...)
+		if u != "" {
+			bastion.User = u
+		}
+	}
+	if attr, ok := content.Attributes["image"]; ok {
+		ref, rDiags := d.evalImageRef(attr.Expr)
+		diags = append(diags, rDiags...)
+		bastion.Image = ref
+	}
+	if attr, ok := content.Attributes["flavor"]; ok {
+		s, sDiags := d.evalName(attr.Expr, "flavor")
+		diags = append(diags, sDiags...)
+		bastion.Flavor = s
+	}
+	if attr, ok := content.Attributes["network"]; ok {
+		s, sDiags := d.evalName(attr.Expr, "network")
+		diags = append(diags, sDiags...)
+		bastion.Network = s
+	}
 	attr, ok := content.Attributes["allow_from"]
 	if !ok {
 		return diags

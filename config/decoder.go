@@ -35,6 +35,7 @@ func rootBlocks() []blockSpec {
 		{Type: "variable", Labels: []string{"name"}, CheckLabel: checkVariableName},
 		{Type: "locals"},
 		{Type: "cloud", Single: true, Decode: (*decoder).decodeCloud},
+		{Type: "ssh", Single: true, Decode: (*decoder).decodeSSH},
 		{Type: "bastion", Single: true, Referenceable: true, Decode: (*decoder).decodeBastion},
 		{Type: "zone", Labels: []string{"name"}, Referenceable: true, CheckLabel: checkZoneName, Decode: (*decoder).decodeZone},
 	}
@@ -63,6 +64,7 @@ type decoder struct {
 	locals    map[string]cty.Value
 	localDefs map[string]*hcl.Attribute
 	functions map[string]function.Function
+	environ   []string // LoadOptions.Environ, for HOME
 	// ctx is the full evaluation context once locals are evaluated; nil before.
 	ctx *hcl.EvalContext
 }
@@ -100,6 +102,8 @@ func (d *decoder) decode(files []*hcl.File, opts LoadOptions) hcl.Diagnostics {
 		schema.Blocks = append(schema.Blocks, hcl.BlockHeaderSchema{Type: s.Type, LabelNames: s.Labels})
 	}
 	content, diags := hcl.MergeFiles(files).Content(schema)
+	d.environ = opts.Environ
+	d.setDefaults()
 
 	diags = append(diags, d.declare(content.Blocks)...)
 	diags = append(diags, d.decodeVariables(opts)...)

@@ -25,7 +25,7 @@ var cmpConfig = []cmp.Option{
 
 func TestLoadSamplePlatform(t *testing.T) {
 	l := NewLoader()
-	cfg, diags := l.Load(platformDir, LoadOptions{})
+	cfg, diags := l.Load(platformDir, LoadOptions{Environ: []string{"HOME=/home/operator"}})
 	if len(diags) > 0 {
 		t.Fatalf("Load: %s", FormatDiagnosticsCompact(diags))
 	}
@@ -89,6 +89,18 @@ func TestLoadSamplePlatform(t *testing.T) {
 				Value:       cty.ListVal([]cty.Value{cty.StringVal("198.51.100.0/24"), cty.StringVal("2001:db8:100::/48")}),
 			},
 			{Name: "metrics_port", Type: cty.Number, Value: cty.NumberIntVal(9100)},
+		},
+		SSH: SSH{
+			UseAgent:       true,
+			KnownHosts:     "/home/operator/.ssh/known_hosts",
+			ConnectTimeout: DefaultSSHConnectTimeout,
+			Concurrency:    DefaultSSHConcurrency,
+		},
+		Compliance: Compliance{
+			ContentDir:  platformDir + "/content",
+			ReportDir:   platformDir + "/reports",
+			Concurrency: DefaultComplianceConcurrency,
+			Timeout:     DefaultComplianceTimeout,
 		},
 	}
 	if diff := cmp.Diff(want, cfg, cmpConfig...); diff != "" {
