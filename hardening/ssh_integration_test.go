@@ -212,3 +212,44 @@ func TestIntegrationTesthostsIsolation(t *testing.T) {
 		t.Errorf("global changes inside a host: exit %d err %v: %s", code, err, out.String())
 	}
 }
+
+// When ctx ends, the remote command is killed on the host, through sudo (the session's
+// own process cannot signal root's processes) and through the bastion.
+func TestIntegrationSSHContextKillsRemoteCommand(t *testing.T) {
+	sshIntegration(t)
+	bed := startSSHBed(t, 25, 1)
+	d, err := NewDialer(context.Background(), bed.config(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	c, err := d.Dial(context.Background(), bed.hosts[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	start := time.Now()
+	code, err := c.Run(ctx, "sleep 4242 & sleep 4343; wait", nil, nil)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("want deadline exceeded, got exit %d, %v", code, err)
+	}
+	t.Logf("Run returned %s after start", time.Since(start).Round(time.Millisecond))
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		out, _ := sshBedScript(t, bed.instance, "hosts.sh", "exec", "h01", "ps", "-eo", "user,args")
+		if !strings.Contains(out, "sleep 4242") && !strings.Contains(out, "sleep 4343") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("remote commands still running after ctx ended:\n%s", out)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	// the connection survives for the next command
+	var out bytes.Buffer
+	if code, err := c.Run(context.Background(), "id -un", &out, nil); err != nil || code != 0 || out.String() != "root\n" {
+		t.Fatalf("after cancel: exit %d, %v, %q", code, err, out.String())
+	}
+}
