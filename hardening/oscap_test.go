@@ -58,15 +58,12 @@ func (c fakeConn) Run(ctx context.Context, cmd string, stdout, stderr io.Writer)
 		return -1, err
 	}
 	switch {
-	case cmd == "cat /etc/os-release":
+	case cmd == probeCommand:
 		io.WriteString(stdout, h.osRelease)
-	case cmd == "command -v oscap":
 		if h.noOscap {
-			return 1, nil
+			return probeNoOscap, nil
 		}
-		io.WriteString(stdout, "/usr/bin/oscap\n")
-	case strings.HasPrefix(cmd, "d=$(mktemp -d"):
-		io.WriteString(stdout, "/tmp/hardenctl.AbC123\n")
+		io.WriteString(stdout, probeDirMarker+"/tmp/hardenctl.AbC123\n")
 	case strings.HasPrefix(cmd, "command -v gzip"):
 		// gzip -dc P.gz >P && rm -f P.gz && sha256sum P
 		p := cmd[strings.LastIndex(cmd, " ")+1:]
@@ -98,10 +95,18 @@ func (c fakeConn) Run(ctx context.Context, cmd string, stdout, stderr io.Writer)
 			if arf == nil {
 				arf, _ = os.ReadFile("testdata/xccdf/mini-arf.xml")
 			}
+			files := map[string][]byte{"arf.xml": arf, "results.xml": []byte("<results/>"), "report.html": []byte("<html/>")}
 			h.mu.Lock()
-			h.files["/tmp/hardenctl.AbC123/arf.xml"] = arf
-			h.files["/tmp/hardenctl.AbC123/results.xml"] = []byte("<results/>")
-			h.files["/tmp/hardenctl.AbC123/report.html"] = []byte("<html/>")
+			for name, data := range files {
+				if strings.Contains(cmd, "gzip -1") {
+					var z bytes.Buffer
+					zw := gzip.NewWriter(&z)
+					zw.Write(data)
+					zw.Close()
+					name, data = name+".gz", z.Bytes()
+				}
+				h.files["/tmp/hardenctl.AbC123/"+name] = data
+			}
 			h.mu.Unlock()
 		}
 		io.WriteString(stderr, h.oscapErr)
