@@ -143,3 +143,93 @@ func TestIntegrationOpenSSHHardenNodeAsSudoUser(t *testing.T) {
 	}
 	t.Logf("watcher process: %s", tb.exec(t, "h01", "sh", "-c", "pgrep -af hardenctl-secret-watch || true"))
 }
+
+// fleetDialer is the transport the fleet tests use: the SSH layer, through the bastion.
+func fleetDialer(t testing.TB, tb *testbed, user string) Dialer {
+	t.Helper()
+	d, err := NewDialer(context.Background(), SSHConfig{
+		User: user, IdentityFiles: []string{tb.key}, KnownHostsFile: tb.run + "/known_hosts",
+		Bastion: &BastionConfig{Address: tb.bastion, User: "root"}, Sudo: true,
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return d
+}
+
+func TestIntegrationScan20(t *testing.T) {
+	integration(t)
+	tb := startTestbed(t, 44, 20)
+	std, _ := profiles.Builtin("standard")
+	dir := t.TempDir()
+	s := &Scanner{Dialer: fleetDialer(t, tb, "root"), Content: realContent(t), Profile: std, Timeout: 5 * time.Minute, RunDir: dir}
+	start := time.Now()
+	results := s.Fleet(context.Background(), tb.hosts, 20, nil)
+	t.Logf("20 hosts at concurrency 20: %s", time.Since(start).Round(time.Millisecond))
+	for i, r := range results {
+		if r.Host != tb.hosts[i].Name {
+			t.Errorf("result %d is %s, want %s", i, r.Host, tb.hosts[i].Name)
+		}
+		if !r.Status.Ran() {
+			t.Errorf("%s: %s: %s", r.Host, r.Status, r.Error)
+			continue
+		}
+		arf := arfScore(t, dir+"/"+r.Files.ARF)
+		t.Logf("%s: %s score %.2f (ARF %.2f) failed high %d medium %d low %d, %s", r.Host, r.Status, r.Result.Score, arf,
+			r.Result.Failed.High, r.Result.Failed.Medium, r.Result.Failed.Low, r.Duration.Round(time.Millisecond))
+		if arf != r.Result.Score {
+			t.Errorf("%s: reported %v, ARF %v", r.Host, r.Result.Score, arf)
+		}
+		if r.Datastream.SHA256 != s.Content[0].SHA256 && r.Datastream.Name == s.Content[0].Name {
+			t.Errorf("%s: digest %s", r.Host, r.Datastream.SHA256)
+		}
+	}
+}
+
+func TestIntegrationTimeoutAndFaults(t *testing.T) {
+	integration(t)
+	tb := startTestbed(t, 45, 5)
+	// h02's oscap hangs (as it did once for 20 minutes), h03 has none, h04 has a new host key,
+	// h05's sshd is gone.
+	tb.exec(t, "h02", "sh", "-c", "mv /usr/bin/oscap /usr/bin/oscap.real && printf '#!/bin/sh\\nexec sleep 3600\\n' >/usr/bin/oscap && chmod 755 /usr/bin/oscap")
+	if out, err := tb.script("hide-oscap", "h03"); err != nil {
+		t.Fatal(err, out)
+	}
+	if out, err := tb.script("rekey", "h04"); err != nil {
+		t.Fatal(err, out)
+	}
+	if out, err := tb.script("stop-sshd", "h05"); err != nil {
+		t.Fatal(err, out)
+	}
+	std, _ := profiles.Builtin("standard")
+	timeout := 40 * time.Second
+	s := &Scanner{Dialer: fleetDialer(t, tb, "root"), Content: realContent(t), Profile: std, Timeout: timeout, RunDir: t.TempDir()}
+	start := time.Now()
+	results := s.Fleet(context.Background(), tb.hosts, 5, nil)
+	elapsed := time.Since(start)
+	want := []Status{StatusNotCompliant, StatusTimeout, StatusNoOscap, StatusHostKey, StatusUnreachable}
+	for i, r := range results {
+		t.Logf("%s: %s %q after %s", r.Host, r.Status, r.Error, r.Duration.Round(time.Millisecond))
+		if r.Status != want[i] {
+			t.Errorf("%s: status %s, want %s", r.Host, r.Status, want[i])
+		}
+	}
+	if elapsed > timeout+15*time.Second {
+		t.Errorf("fleet took %s with a %s per-host timeout", elapsed, timeout)
+	}
+	// The hung oscap does not outlive the run on the host (the transport kills it, or the
+	// remote timeout -s KILL a few seconds after the deadline).
+	var left string
+	for i := 0; i < 20; i++ {
+		left = strings.TrimSpace(tb.exec(t, "h02", "sh", "-c", "pgrep -a sleep || true"))
+		if left == "" {
+			break
+		}
+		time.Sleep(time.Second)
+	}
+	if left != "" {
+		t.Errorf("the hung oscap still runs on h02: %s", left)
+	}
+	t.Logf("h02 clean %s after the run", time.Since(start)-elapsed)
+}

@@ -287,5 +287,27 @@ func homeDir() string {
 
 // newSSHDialer builds the SSH layer's dialer (known_hosts, keys, bastion) from the flags.
 func newSSHDialer(ctx context.Context, g *globals, o scanOptions) (hardening.Dialer, func() error, error) {
-	return nil, nil, fmt.Errorf("the SSH layer is not built into this hardenctl yet")
+	cfg := hardening.SSHConfig{
+		User:            o.user,
+		IdentityFiles:   o.identities,
+		UseAgent:        os.Getenv("SSH_AUTH_SOCK") != "",
+		KnownHostsFile:  o.knownHosts,
+		TrustOnFirstUse: o.tofu,
+		Sudo:            true,
+	}
+	if len(cfg.IdentityFiles) == 0 && !cfg.UseAgent {
+		return nil, nil, fmt.Errorf("no SSH key: give -i/--identity or run an ssh-agent (SSH_AUTH_SOCK)")
+	}
+	if o.bastion != "" {
+		b := &hardening.BastionConfig{Address: o.bastion}
+		if u, a, ok := strings.Cut(o.bastion, "@"); ok {
+			b.User, b.Address = u, a
+		}
+		cfg.Bastion = b
+	}
+	d, err := hardening.NewDialer(ctx, cfg, g.logger)
+	if err != nil {
+		return nil, nil, err
+	}
+	return d, d.Close, nil
 }
