@@ -121,6 +121,9 @@ start_host() {   # start_host NAME: network, namespaces, sshd; returns when sshd
   mkdir -p "$d"
   if [ "$name" = bastion ]; then addr=$BASTION_ADDR; else addr=$(target_addr "$name"); echo "$addr" >"$d/addr"; fi
   [ -f "$d/known" ] || seed "$name"
+  if [ -e "/run/netns/$ns" ]; then kill_ns "$ns"; ip netns del "$ns"; fi   # left by a crash
+  if [ "$name" = bastion ]; then ip link del "$P-bst" 2>/dev/null || true; fi
+  ip -n "$P-priv" link del "$name" 2>/dev/null || true   # a veth whose other end is still dying
   ip netns add "$ns"
   ip -n "$ns" link set lo up
   if [ "$name" = bastion ]; then
@@ -169,6 +172,11 @@ kill_host() {   # kill every process of the host (its pid namespace); keep netwo
     running "$pid" && kill -KILL "$pid" 2>/dev/null || true
   fi
   rm -f "$d/pid"
+}
+
+kill_ns() {   # kill_ns NS: SIGKILL whatever still runs in netns NS (an orphan of a crashed up)
+  local pids; pids=$(ip netns pids "$1" 2>/dev/null || true)
+  [ -n "$pids" ] && kill -KILL $pids 2>/dev/null || true
 }
 
 stop_host() {
@@ -254,7 +262,7 @@ down() {
   # namespaces of this instance whose state is gone (an interrupted up or down)
   local ns
   for ns in $(ip netns list | awk -v p="$P-" 'index($1, p) == 1 {print $1}'); do
-    [[ ${ns#"$P-"} =~ ^(h[0-9]+|bastion|priv)$ ]] && ip netns del "$ns"
+    [[ ${ns#"$P-"} =~ ^(h[0-9]+|bastion|priv)$ ]] && { kill_ns "$ns"; ip netns del "$ns"; }
   done
   ip netns del "$P-priv" 2>/dev/null || true
   ip link del "$P-bst" 2>/dev/null || true
