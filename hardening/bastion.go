@@ -46,8 +46,11 @@ func (b *bastion) client(ctx context.Context) (*ssh.Client, error) {
 		return nil, fmt.Errorf("ssh to bastion %s@%s: %w", b.cfg.User, b.addr, err)
 	}
 	b.conn = c
+	dead := make(chan struct{})
+	go b.keepAlive(c, dead)
 	go func() { // forget it when it dies, so the next dial reconnects
 		err := c.Wait()
+		close(dead)
 		b.mu.Lock()
 		if b.conn == c {
 			b.conn = nil
@@ -60,6 +63,43 @@ func (b *bastion) client(ctx context.Context) (*ssh.Client, error) {
 	}()
 	b.d.logger.Debug("bastion connected", logKeyBastion, b.addr, logKeyElapsed, time.Since(start))
 	return c, nil
+}
+
+// Keepalives on the bastion connection: long oscap runs send nothing for minutes, and a
+// firewall between hardenctl and the bastion may drop idle connections; a bastion that stops
+// answering is closed, so the next dial reconnects instead of hanging.
+const (
+	bastionKeepAlive        = 30 * time.Second
+	bastionKeepAliveTimeout = 15 * time.Second
+)
+
+func (b *bastion) keepAlive(c *ssh.Client, dead <-chan struct{}) {
+	t := time.NewTicker(bastionKeepAlive)
+	defer t.Stop()
+	for {
+		select {
+		case <-dead:
+			return
+		case <-t.C:
+		}
+		reply := make(chan error, 1)
+		go func() {
+			_, _, err := c.SendRequest("keepalive@openssh.com", true, nil)
+			reply <- err
+		}()
+		select {
+		case <-dead:
+			return
+		case err := <-reply:
+			if err != nil {
+				return // the connection is closing; Wait sees it
+			}
+		case <-time.After(bastionKeepAliveTimeout):
+			b.d.logger.Warn("bastion does not answer keepalives, closing", logKeyBastion, b.addr)
+			c.Close()
+			return
+		}
+	}
 }
 
 // forget drops c if it is still the current connection (it failed a dial).
