@@ -235,7 +235,7 @@ func (d *decoder) evalPath(expr hcl.Expression, base, what string, mustExist boo
 	switch {
 	case err != nil:
 		return "", append(diags, errorAt(expr.Range(), "File not found",
-			"The %s %q cannot be read: %s: %s. A relative path is relative to %s.", what, s, p, ioReason(err), base))
+			"The %s %q cannot be read: %s: %s. A relative path is relative to %s.", what, s, p, ioReason(err), d.describeBase(base)))
 	case info.IsDir():
 		return "", append(diags, errorAt(expr.Range(), "Not a file",
 			"The %s %q is a directory (%s); name a file.", what, s, p))
@@ -410,4 +410,12 @@ func article(kind string) string {
 		return "an"
 	}
 	return "a"
+}
+
+// describeBase says what a base directory of relative paths is.
+func (d *decoder) describeBase(base string) string {
+	if base == d.cfg.Compliance.ContentDir && base != d.dir {
+		return "the content directory (compliance.content_dir), " + base
+	}
+	return "the configuration's directory, " + base
 }

@@ -38,6 +38,8 @@ func rootBlocks() []blockSpec {
 		{Type: "ssh", Single: true, Decode: (*decoder).decodeSSH},
 		{Type: "bastion", Single: true, Referenceable: true, Decode: (*decoder).decodeBastion},
 		{Type: "zone", Labels: []string{"name"}, Referenceable: true, CheckLabel: checkZoneName, Decode: (*decoder).decodeZone},
+		{Type: "compliance", Single: true, Decode: (*decoder).decodeCompliance},
+		{Type: "profile", Labels: []string{"name"}, Referenceable: true, CheckLabel: checkBlockName("profile", 63), Decode: (*decoder).decodeProfile},
 	}
 }
 
@@ -119,6 +121,7 @@ func (d *decoder) decode(files []*hcl.File, opts LoadOptions) hcl.Diagnostics {
 		}
 	}
 	sort.Slice(d.cfg.Zones, func(i, j int) bool { return d.cfg.Zones[i].Name < d.cfg.Zones[j].Name })
+	sortByName(d.cfg.Profiles, func(p *Profile) string { return p.Name })
 	for _, name := range sortedKeys(d.variables) {
 		d.cfg.Variables = append(d.cfg.Variables, d.variables[name])
 	}

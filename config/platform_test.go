@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
@@ -91,18 +92,40 @@ func TestLoadSamplePlatform(t *testing.T) {
 			{Name: "metrics_port", Type: cty.Number, Value: cty.NumberIntVal(9100)},
 		},
 		SSH: SSH{
+			User:           "hardenctl",
+			IdentityFiles:  []string{"/home/operator/.ssh/id_ed25519"},
 			UseAgent:       true,
 			KnownHosts:     "/home/operator/.ssh/known_hosts",
 			ConnectTimeout: DefaultSSHConnectTimeout,
-			Concurrency:    DefaultSSHConcurrency,
+			Concurrency:    20,
 		},
 		Compliance: Compliance{
 			ContentDir:  platformDir + "/content",
 			ReportDir:   platformDir + "/reports",
-			Concurrency: DefaultComplianceConcurrency,
-			Timeout:     DefaultComplianceTimeout,
+			Concurrency: 20,
+			Timeout:     15 * time.Minute,
+			MinScore:    score(70),
+			Profile:     ProfileRef{Name: "node"},
+		},
+		Profiles: []*Profile{
+			{
+				Name: "master", Extends: "standard",
+				SCAPProfile: "xccdf_org.ssgproject.content_profile_standard",
+				MinScore:    score(80.5),
+				Audit:       &Audit{WatchEtcd: true, WatchSecrets: "secret~"},
+			},
+			{
+				Name: "node", Extends: "standard",
+				SCAPProfileByOS: map[string]string{
+					"debian12": "xccdf_org.ssgproject.content_profile_standard",
+					"rhel9":    "xccdf_org.ssgproject.content_profile_cis_server_l1",
+				},
+				MinScore: score(80),
+				Audit:    &Audit{WatchSecrets: "secret~", Rules: []string{"-w /etc/shadow -p wa -k shadow"}},
+			},
 		},
 	}
+	want.Bastion.User = "hardenctl"
 	if diff := cmp.Diff(want, cfg, cmpConfig...); diff != "" {
 		t.Errorf("Load(%s) mismatch (-want +got):\n%s", platformDir, diff)
 	}
@@ -119,6 +142,9 @@ func TestLoadSamplePlatform(t *testing.T) {
 		{"management metrics peer 2001:db8:200::/48", cfg.Zone("management").Ingress[0].Peers[1].Range, "zones.hcl:50,36"},
 		{"bastion", cfg.Bastion.DeclRange, "main.hcl:21,1"},
 		{"cloud", cfg.Cloud.DeclRange, "main.hcl:5,1"},
+		{"ssh", cfg.SSH.DeclRange, "compliance.hcl:4,1"},
+		{"compliance profile", cfg.Compliance.Profile.Range, "compliance.hcl:18,17"},
+		{"profile node", cfg.Profile("node").DeclRange, "compliance.hcl:22,1"},
 	}
 	for _, r := range ranges {
 		if got := at(r.got); got != platformDir+"/"+r.want {
@@ -228,3 +254,5 @@ func TestLoadTwiceSeesEdits(t *testing.T) {
 		t.Errorf("second Load did not see the edit: zones %v", cfg.Zones)
 	}
 }
+
+func score(f float64) *float64 { return &f }

@@ -105,3 +105,37 @@ func TestParseAddress(t *testing.T) {
 		}
 	}
 }
+
+func TestLoadProfileFiles(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "t")
+	for _, f := range []string{"scap/ssg-debian12-ds.xml", "tailoring/node.xml"} {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, f)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, filepath.Join(dir, f), "<x/>")
+	}
+	writeFile(t, filepath.Join(dir, "main.hcl"), `
+compliance { content_dir = "scap" }
+profile "node" {
+  datastream   = "ssg-debian12-ds.xml"
+  tailoring    = "tailoring/node.xml"
+  scap_profile = "standard"
+}
+`)
+	cfg, diags := NewLoader().Load(dir, LoadOptions{})
+	if diags.HasErrors() {
+		t.Fatalf("Load: %s", FormatDiagnosticsCompact(diags))
+	}
+	want := &Profile{
+		Name:        "node",
+		Datastream:  filepath.Join(dir, "scap/ssg-debian12-ds.xml"),
+		Tailoring:   filepath.Join(dir, "tailoring/node.xml"),
+		SCAPProfile: "standard",
+	}
+	if diff := cmp.Diff(want, cfg.Profile("node"), cmpConfig...); diff != "" {
+		t.Errorf("profile (-want +got):\n%s", diff)
+	}
+	if got := want.SCAPProfileFor("rhel9"); got != "standard" {
+		t.Errorf("SCAPProfileFor(rhel9) = %q", got)
+	}
+}
