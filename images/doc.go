@@ -1,4 +1,4 @@
 // Package images owns the image pipeline: ordered steps that boot a builder, point it at the
 // mirrors, harden and scan it, and publish a Glance image only when it passes the compliance
-// gate; each step cleans up what it created. (Not built yet: issue 4.)
+// gate; each step cleans up what it created.
 package images

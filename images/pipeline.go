@@ -1,0 +1,696 @@
+package images
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/hardenctl/hardenctl/hardening"
+)
+
+// Ownership tags and properties of published images.
+const (
+	TagManagedBy = "managed-by:hardenctl"
+	tagImage     = "hardenctl-image:"
+	tagBuild     = "hardenctl-build:"
+	propPrefix   = "hardenctl_"
+)
+
+// SSHFactory makes a Dialer that verifies hosts against knownHostsFile and logs in with
+// identityFile (the build's temporary key), through the configuration's bastion. The
+// command layer builds it from the ssh and bastion blocks.
+type SSHFactory func(ctx context.Context, knownHostsFile, identityFile string) (hardening.Dialer, error)
+
+// Pipeline builds images. Its fields are its dependencies.
+type Pipeline struct {
+	Cloud Cloud
+	SSH   SSHFactory
+	// KnownHosts is the operator's known_hosts (it holds the bastion's key); the build's own
+	// file starts as a copy of it, plus the builder's keys read from its console.
+	KnownHosts string
+	// RunDir receives the builder's scan results (ARF, report).
+	RunDir string
+	Logger *slog.Logger
+	// Hook receives each step's start and end (nil: none).
+	Hook func(StepEvent)
+	// Now and NewID are replaced in tests.
+	Now   func() time.Time
+	NewID func() string
+}
+
+// StepEvent reports one step of a build.
+type StepEvent struct {
+	Step    string
+	Done    bool
+	Err     error
+	Elapsed time.Duration
+}
+
+// Timing is how long one step took.
+type Timing struct {
+	Step    string        `json:"step"`
+	Elapsed time.Duration `json:"elapsed_ns"`
+}
+
+// Result is a finished build.
+type Result struct {
+	BuildID  string                `json:"build_id"`
+	Image    Image                 `json:"image"` // the published image (empty when gated)
+	Source   Image                 `json:"source"`
+	Scan     *hardening.HostResult `json:"scan,omitempty"`
+	Score    float64               `json:"score"`
+	Gated    bool                  `json:"gated"` // below min_score: nothing published
+	Retired  []string              `json:"retired,omitempty"`
+	Timings  []Timing              `json:"timings"`
+	Duration time.Duration         `json:"duration_ns"`
+}
+
+// GateError says the image did not reach the compliance gate; nothing was published.
+type GateError struct {
+	Image    string
+	Score    float64
+	MinScore float64
+	Failed   []hardening.RuleResult // the failed rules, high severity first
+}
+
+func (e *GateError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "image %s scored %.2f, below min_score %.2f: nothing was published", e.Image, e.Score, e.MinScore)
+	if len(e.Failed) > 0 {
+		b.WriteString("; failed rules:")
+		for i, r := range e.Failed {
+			if i == 10 {
+				fmt.Fprintf(&b, " ... and %d more", len(e.Failed)-10)
+				break
+			}
+			fmt.Fprintf(&b, " %s (%s)", strings.TrimPrefix(r.IDRef, "xccdf_org.ssgproject.content_rule_"), r.Severity)
+		}
+	}
+	return b.String()
+}
+
+// build is the typed state the steps share.
+type build struct {
+	spec    Spec
+	id      string
+	name    string // the builder's name and the temporary resources' name
+	workDir string // private: the temporary key and known_hosts
+	keyFile string
+	source  Image
+	keyPair string
+	groupID string
+	server  Server
+	dialer  hardening.Dialer
+	conn    hardening.Conn
+	scan    *hardening.HostResult
+	imageID string
+	image   Image
+	retired []string
+}
+
+// step is one stage of the pipeline; cleanup undoes only what run created and runs in
+// reverse order, on success, failure or interrupt alike.
+type step struct {
+	name    string
+	run     func(context.Context, *build) error
+	cleanup func(context.Context, *build) error
+}
+
+// Build runs the pipeline for spec. Whatever happens, the builder server, its key pair and
+// its security group are deleted at the end (unless spec.KeepBuilderOnFailure and the build
+// failed), with a fresh 5-minute context if ctx was cancelled (Ctrl-C).
+func (p *Pipeline) Build(ctx context.Context, spec Spec) (res *Result, err error) {
+	p.defaults()
+	b := &build{spec: spec, id: p.NewID()}
+	b.name = fmt.Sprintf("hardenctl-build-%s-%s", spec.Name, b.id)
+	res = &Result{BuildID: b.id}
+	start := p.Now()
+	steps := p.steps()
+	var done []step
+	defer func() {
+		keep := err != nil && spec.KeepBuilderOnFailure
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
+		defer cancel()
+		for i := len(done) - 1; i >= 0; i-- {
+			s := done[i]
+			if s.cleanup == nil {
+				continue
+			}
+			if keep && s.name != "prepare" {
+				p.Logger.Warn("keeping the builder for debugging", "step", s.name, "server", b.server.ID, "key_pair", b.keyPair, "group", b.groupID)
+				continue
+			}
+			if cerr := s.cleanup(cctx, b); cerr != nil {
+				err = errors.Join(err, fmt.Errorf("clean up after %s: %w", s.name, cerr))
+			}
+		}
+		res.Duration = p.Now().Sub(start)
+		res.Source, res.Image, res.Scan, res.Retired = b.source, b.image, b.scan, b.retired
+	}()
+	for _, s := range steps {
+		if err := ctx.Err(); err != nil {
+			return res, fmt.Errorf("build %s interrupted before %s: %w", spec.Name, s.name, err)
+		}
+		p.Hook(StepEvent{Step: s.name})
+		t0 := p.Now()
+		done = append(done, s)
+		serr := s.run(ctx, b)
+		el := p.Now().Sub(t0)
+		res.Timings = append(res.Timings, Timing{Step: s.name, Elapsed: el})
+		p.Hook(StepEvent{Step: s.name, Done: true, Err: serr, Elapsed: el})
+		if b.scan != nil && b.scan.Result != nil {
+			res.Score = b.scan.Result.Score
+		}
+		if serr != nil {
+			var gate *GateError
+			res.Gated = errors.As(serr, &gate)
+			return res, fmt.Errorf("build %s: %s: %w", spec.Name, s.name, serr)
+		}
+	}
+	return res, nil
+}
+
+func (p *Pipeline) defaults() {
+	if p.Logger == nil {
+		p.Logger = slog.New(slog.DiscardHandler)
+	}
+	if p.Hook == nil {
+		p.Hook = func(StepEvent) {}
+	}
+	if p.Now == nil {
+		p.Now = time.Now
+	}
+	if p.NewID == nil {
+		p.NewID = func() string {
+			var b [4]byte
+			rand.Read(b[:])
+			return time.Now().UTC().Format("20060102t150405") + "-" + hex.EncodeToString(b[:])
+		}
+	}
+}
+
+func (p *Pipeline) steps() []step {
+	return []step{
+		{name: "prepare", run: p.prepare, cleanup: func(_ context.Context, b *build) error { return os.RemoveAll(b.workDir) }},
+		{name: "resolve source", run: p.resolveSource},
+		{name: "key pair", run: p.createKeyPair, cleanup: func(ctx context.Context, b *build) error {
+			if b.keyPair == "" {
+				return nil
+			}
+			return p.Cloud.DeleteKeyPair(ctx, b.keyPair)
+		}},
+		{name: "security group", run: p.createGroup, cleanup: func(ctx context.Context, b *build) error {
+			if b.groupID == "" {
+				return nil
+			}
+			return p.Cloud.DeleteSecurityGroup(ctx, b.groupID)
+		}},
+		{name: "boot builder", run: p.boot, cleanup: func(ctx context.Context, b *build) error {
+			if b.conn != nil {
+				b.conn.Close()
+			}
+			if c, ok := b.dialer.(io.Closer); ok {
+				c.Close()
+			}
+			if b.server.ID == "" {
+				return nil
+			}
+			return p.Cloud.DeleteServer(ctx, b.server.ID)
+		}},
+		{name: "wait for ssh", run: p.waitSSH},
+		{name: "configure mirrors", run: p.configureMirrors},
+		{name: "update packages", run: p.updatePackages},
+		{name: "harden and scan", run: p.hardenAndScan},
+		{name: "gate", run: p.gate},
+		{name: "clean image", run: p.cleanImage},
+		{name: "stop builder", run: func(ctx context.Context, b *build) error { return p.Cloud.StopServer(ctx, b.server.ID) }},
+		{name: "snapshot", run: p.snapshot, cleanup: func(ctx context.Context, b *build) error {
+			if b.imageID == "" || b.image.ID != "" {
+				return nil // nothing started, or published: keep it
+			}
+			return p.Cloud.DeleteImage(ctx, b.imageID) // a half-made image is never left behind
+		}},
+		{name: "retire old images", run: p.retire},
+	}
+}
+
+func (p *Pipeline) prepare(ctx context.Context, b *build) error {
+	dir, err := os.MkdirTemp("", "hardenctl-build-")
+	if err != nil {
+		return fmt.Errorf("make a private work directory: %w", err)
+	}
+	b.workDir = dir
+	return nil
+}
+
+func (p *Pipeline) resolveSource(ctx context.Context, b *build) error {
+	found, err := p.Cloud.FindImages(ctx, b.spec.Source)
+	if err != nil {
+		return err
+	}
+	var active []Image
+	for _, im := range found {
+		if im.Status == "active" {
+			active = append(active, im)
+		}
+	}
+	switch {
+	case len(active) == 0:
+		return fmt.Errorf("no active source image matches %s", describeQuery(b.spec.Source))
+	case len(active) > 1 && !b.spec.MostRecent:
+		return fmt.Errorf("%d images match %s; set most_recent = true to take the newest, or narrow the source", len(active), describeQuery(b.spec.Source))
+	}
+	b.source = active[0] // FindImages sorts newest first
+	return nil
+}
+
+func describeQuery(q ImageQuery) string {
+	var parts []string
+	if q.Name != "" {
+		parts = append(parts, fmt.Sprintf("name %q", q.Name))
+	}
+	if len(q.Tags) > 0 {
+		parts = append(parts, fmt.Sprintf("tags %v", q.Tags))
+	}
+	keys := make([]string, 0, len(q.Properties))
+	for k := range q.Properties {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%s=%s", k, q.Properties[k]))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// createKeyPair makes a key for this build only: its private half never leaves the work
+// directory (mode 0600), its public half goes to Nova.
+func (p *Pipeline) createKeyPair(ctx context.Context, b *build) error {
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return err
+	}
+	block, err := ssh.MarshalPrivateKey(priv, "hardenctl build "+b.id)
+	if err != nil {
+		return err
+	}
+	b.keyFile = filepath.Join(b.workDir, "id_ed25519")
+	if err := os.WriteFile(b.keyFile, pem.EncodeToMemory(block), 0o600); err != nil {
+		return err
+	}
+	sshPub, err := ssh.NewPublicKey(pub)
+	if err != nil {
+		return err
+	}
+	if err := p.Cloud.CreateKeyPair(ctx, b.name, strings.TrimSpace(string(ssh.MarshalAuthorizedKey(sshPub)))); err != nil {
+		return err
+	}
+	b.keyPair = b.name
+	return nil
+}
+
+func (p *Pipeline) createGroup(ctx context.Context, b *build) error {
+	id, err := p.Cloud.CreateBuildGroup(ctx, b.name, "", b.spec.BastionCIDR, []string{TagManagedBy, tagBuild + b.id})
+	if err != nil {
+		return err
+	}
+	b.groupID = id
+	return nil
+}
+
+func (p *Pipeline) boot(ctx context.Context, b *build) error {
+	id, err := p.Cloud.CreateServer(ctx, ServerSpec{Name: b.name, ImageID: b.source.ID, Flavor: b.spec.Flavor,
+		Network: b.spec.Network, SecurityGroups: []string{b.groupID}, KeyName: b.keyPair,
+		Metadata: map[string]string{"hardenctl_build": b.id, "hardenctl_image": b.spec.Name},
+		Tags:     []string{TagManagedBy, tagBuild + b.id}})
+	if err != nil {
+		return err
+	}
+	b.server.ID = id
+	bctx, cancel := context.WithTimeout(ctx, b.spec.bootTimeout())
+	defer cancel()
+	srv, err := p.Cloud.WaitServer(bctx, id, "ACTIVE")
+	if err != nil {
+		return err
+	}
+	b.server = srv
+	if srv.Address == "" {
+		return fmt.Errorf("builder %s has no IPv4 address on network %s", id, b.spec.Network)
+	}
+	return nil
+}
+
+// waitSSH reads the builder's host keys from its console (no trust on first use), then
+// connects through the bastion, retrying until sshd answers.
+func (p *Pipeline) waitSSH(ctx context.Context, b *build) error {
+	wctx, cancel := context.WithTimeout(ctx, b.spec.bootTimeout())
+	defer cancel()
+	var keys []HostKey
+	for {
+		out, err := p.Cloud.ConsoleOutput(wctx, b.server.ID)
+		if err != nil {
+			return err
+		}
+		if keys, err = ParseConsoleHostKeys(out); err != nil {
+			return fmt.Errorf("builder %s: %w", b.server.ID, err)
+		}
+		if keys != nil {
+			break
+		}
+		if err := sleep(wctx, 2*time.Second); err != nil {
+			return fmt.Errorf("builder %s printed no SSH host keys on its console: %w", b.server.ID, err)
+		}
+	}
+	known := filepath.Join(b.workDir, "known_hosts")
+	base, err := os.ReadFile(p.KnownHosts)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("read known_hosts: %w", err)
+	}
+	if len(base) > 0 && base[len(base)-1] != '\n' {
+		base = append(base, '\n')
+	}
+	if err := os.WriteFile(known, append(base, KnownHostsLines(b.server.Address, keys)...), 0o600); err != nil {
+		return err
+	}
+	d, err := p.SSH(wctx, known, b.keyFile)
+	if err != nil {
+		return err
+	}
+	b.dialer = d
+	host := hardening.Host{Name: b.name, Address: b.server.Address}
+	var last error
+	for {
+		conn, err := d.Dial(wctx, host)
+		if err == nil {
+			b.conn = conn
+			return nil
+		}
+		var changed *hardening.HostKeyChangedError
+		if errors.As(err, &changed) {
+			return fmt.Errorf("builder %s answers with a host key its console did not print: %w", b.server.Address, err)
+		}
+		last = err
+		if err := sleep(wctx, 2*time.Second); err != nil {
+			return fmt.Errorf("SSH to builder %s through the bastion: %w (last: %v)", b.server.Address, err, last)
+		}
+	}
+}
+
+// run runs a shell script on the builder and returns a clear error with stderr's end.
+func run(ctx context.Context, c hardening.Conn, what, script string) error {
+	var stderr tail
+	code, err := c.Run(ctx, script, io.Discard, &stderr)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	if code != 0 {
+		return fmt.Errorf("%s: exit status %d: %s", what, code, stderr.String())
+	}
+	return nil
+}
+
+// configureMirrors points the builder at the internal mirrors only: public repositories are
+// removed, and container registries are redirected (and public ones blocked when asked).
+func (p *Pipeline) configureMirrors(ctx context.Context, b *build) error {
+	var sh strings.Builder
+	sh.WriteString("set -e\n")
+	var apt, yum []Mirror
+	for _, m := range b.spec.Mirrors {
+		if m.Kind == "yum" {
+			yum = append(yum, m)
+		} else {
+			apt = append(apt, m)
+		}
+	}
+	if len(apt) > 0 {
+		sh.WriteString("if [ -d /etc/apt ]; then\n  mkdir -p /etc/apt/sources.list.d /root/hardenctl-disabled-sources\n")
+		sh.WriteString("  for f in /etc/apt/sources.list.d/*; do [ -e \"$f\" ] && mv \"$f\" /root/hardenctl-disabled-sources/; done\n")
+		sh.WriteString("  : > /etc/apt/sources.list\n")
+		fmt.Fprintf(&sh, "  cat > /etc/apt/sources.list.d/hardenctl-mirrors.list <<'HARDENCTL_EOF'\n%sHARDENCTL_EOF\nfi\n", aptSources(apt))
+	}
+	if len(yum) > 0 {
+		sh.WriteString("if [ -d /etc/yum.repos.d ]; then\n  for f in /etc/yum.repos.d/*.repo; do [ -e \"$f\" ] && sed -i 's/^enabled=.*/enabled=0/' \"$f\"; done\n")
+		fmt.Fprintf(&sh, "  cat > /etc/yum.repos.d/hardenctl-mirrors.repo <<'HARDENCTL_EOF'\n%sHARDENCTL_EOF\nfi\n", yumRepos(yum))
+	}
+	if len(b.spec.Registries) > 0 {
+		conf, daemon := registriesConf(b.spec.Registries)
+		fmt.Fprintf(&sh, "mkdir -p /etc/containers /etc/docker\ncat > /etc/containers/registries.conf <<'HARDENCTL_EOF'\n%sHARDENCTL_EOF\n", conf)
+		fmt.Fprintf(&sh, "cat > /etc/docker/daemon.json <<'HARDENCTL_EOF'\n%sHARDENCTL_EOF\n", daemon)
+	}
+	return run(ctx, b.conn, "configure mirrors on the builder", sh.String())
+}
+
+func aptSources(ms []Mirror) string {
+	var b strings.Builder
+	for _, m := range ms {
+		suites, comps := m.Suites, m.Components
+		if len(suites) == 0 {
+			suites = []string{"bookworm"}
+		}
+		if len(comps) == 0 {
+			comps = []string{"main"}
+		}
+		opt := ""
+		if m.Trusted {
+			opt = "[trusted=yes] "
+		}
+		for _, s := range suites {
+			fmt.Fprintf(&b, "deb %s%s %s %s\n", opt, m.URL, s, strings.Join(comps, " "))
+		}
+	}
+	return b.String()
+}
+
+func yumRepos(ms []Mirror) string {
+	var b strings.Builder
+	for _, m := range ms {
+		fmt.Fprintf(&b, "[hardenctl-%s]\nname=%s (hardenctl mirror)\nbaseurl=%s\nenabled=1\ngpgcheck=1\n\n", m.Name, m.Name, m.URL)
+	}
+	return b.String()
+}
+
+// registriesConf renders containers-registries.conf(5) and Docker's daemon.json.
+func registriesConf(rs []Registry) (string, string) {
+	var conf strings.Builder
+	block := false
+	var mirrors []string
+	for _, r := range rs {
+		mirrors = append(mirrors, strconv.Quote("https://"+r.URL))
+		block = block || r.BlockPublic
+	}
+	conf.WriteString("unqualified-search-registries = [" + strconv.Quote(rs[0].URL) + "]\n")
+	for _, pub := range []string{"docker.io", "quay.io", "ghcr.io", "registry.k8s.io", "gcr.io"} {
+		fmt.Fprintf(&conf, "\n[[registry]]\nprefix = %q\nlocation = %q\nblocked = %t\n", pub, pub, block)
+		for _, r := range rs {
+			fmt.Fprintf(&conf, "[[registry.mirror]]\nlocation = %q\n", r.URL+"/"+pub)
+		}
+	}
+	daemon := fmt.Sprintf("{\n  \"registry-mirrors\": [%s]\n}\n", strings.Join(mirrors, ", "))
+	return conf.String(), daemon
+}
+
+func (p *Pipeline) updatePackages(ctx context.Context, b *build) error {
+	script := `set -e
+export DEBIAN_FRONTEND=noninteractive
+if command -v apt-get >/dev/null; then
+  apt-get -q update
+  apt-get -q -y -o Dpkg::Options::=--force-confold upgrade
+elif command -v dnf >/dev/null; then dnf -y upgrade
+elif command -v yum >/dev/null; then yum -y update
+fi`
+	return run(ctx, b.conn, "update packages from the mirrors", script)
+}
+
+func (p *Pipeline) hardenAndScan(ctx context.Context, b *build) error {
+	s := &hardening.Scanner{Dialer: b.dialer, Content: b.spec.Content, Profile: b.spec.Profile, Tailoring: b.spec.Tailoring,
+		Remediate: true, Timeout: b.spec.hardenTimeout(), RunDir: p.RunDir, LoginUser: b.spec.SSHUser, Logger: p.Logger}
+	res := s.Host(ctx, hardening.Host{Name: b.name, Address: b.server.Address})
+	b.scan = &res
+	if !res.Status.Ran() || res.Result == nil {
+		return fmt.Errorf("harden and scan the builder: %s: %s", res.Status, res.Error)
+	}
+	// The scanner opened its own connections; the guard may have restarted sshd.
+	if b.conn != nil {
+		b.conn.Close()
+	}
+	conn, err := b.dialer.Dial(ctx, hardening.Host{Name: b.name, Address: b.server.Address})
+	if err != nil {
+		return fmt.Errorf("reconnect to the builder after hardening: %w", err)
+	}
+	b.conn = conn
+	return nil
+}
+
+func (p *Pipeline) gate(ctx context.Context, b *build) error {
+	r := b.scan.Result
+	if r.Score >= b.spec.MinScore {
+		return nil
+	}
+	var failed []hardening.RuleResult
+	for _, rr := range r.Rules {
+		if rr.Result == "fail" || rr.Result == "error" {
+			failed = append(failed, rr)
+		}
+	}
+	rank := map[string]int{"high": 0, "medium": 1, "low": 2}
+	sort.SliceStable(failed, func(i, j int) bool {
+		ri, ok := rank[failed[i].Severity]
+		if !ok {
+			ri = 3
+		}
+		rj, ok := rank[failed[j].Severity]
+		if !ok {
+			rj = 3
+		}
+		return ri < rj
+	})
+	return &GateError{Image: b.spec.Name, Score: r.Score, MinScore: b.spec.MinScore, Failed: failed}
+}
+
+// cleanImage removes what must not be baked into an image: host keys (each server makes
+// its own), the machine id, the build's key, shell history, package caches, logs of the build.
+func (p *Pipeline) cleanImage(ctx context.Context, b *build) error {
+	script := `set -e
+rm -f /etc/ssh/ssh_host_*
+: > /etc/machine-id
+rm -f /var/lib/dbus/machine-id
+for d in /root /home/*; do
+  [ -d "$d" ] || continue
+  rm -f "$d/.bash_history" "$d/.lesshst" "$d/.viminfo"
+  [ -f "$d/.ssh/authorized_keys" ] && : > "$d/.ssh/authorized_keys"
+done
+rm -rf /root/hardenctl-disabled-sources
+if command -v apt-get >/dev/null; then apt-get clean; rm -rf /var/lib/apt/lists/*; fi
+if command -v dnf >/dev/null; then dnf clean all; fi
+rm -rf /tmp/* /var/tmp/*
+sync`
+	return run(ctx, b.conn, "clean the image", script)
+}
+
+func (p *Pipeline) snapshot(ctx context.Context, b *build) error {
+	if b.conn != nil {
+		b.conn.Close()
+		b.conn = nil
+	}
+	name := b.spec.Name
+	id, err := p.Cloud.Snapshot(ctx, b.server.ID, name, map[string]string{propPrefix + "build": b.id})
+	if err != nil {
+		return err
+	}
+	b.imageID = id
+	if _, err := p.Cloud.WaitImage(ctx, id); err != nil {
+		return err
+	}
+	r := b.scan.Result
+	props := map[string]string{
+		propPrefix + "profile":        b.spec.Profile.Name,
+		propPrefix + "scap_profile":   r.Profile,
+		propPrefix + "datastream":     b.scan.Datastream.Name,
+		propPrefix + "datastream_sha": b.scan.Datastream.SHA256,
+		propPrefix + "score":          strconv.FormatFloat(r.Score, 'f', 2, 64),
+		propPrefix + "scoring_system": r.ScoringSystem,
+		propPrefix + "min_score":      strconv.FormatFloat(b.spec.MinScore, 'f', 2, 64),
+		propPrefix + "failed_high":    strconv.Itoa(r.Failed.High),
+		propPrefix + "failed_medium":  strconv.Itoa(r.Failed.Medium),
+		propPrefix + "failed_low":     strconv.Itoa(r.Failed.Low),
+		propPrefix + "source_image":   b.source.ID,
+		propPrefix + "source_name":    b.source.Name,
+		propPrefix + "build":          b.id,
+		propPrefix + "built_at":       p.Now().UTC().Format(time.RFC3339),
+	}
+	tags := []string{TagManagedBy, tagImage + b.spec.Name, "hardenctl-config:" + b.spec.Config}
+	if err := p.Cloud.SetImageProperties(ctx, id, props, tags); err != nil {
+		return err
+	}
+	im, err := p.Cloud.WaitImage(ctx, id)
+	if err != nil {
+		return err
+	}
+	b.image = im
+	return nil
+}
+
+// retire deactivates (or deletes) the managed images of this name beyond the newest Keep.
+func (p *Pipeline) retire(ctx context.Context, b *build) error {
+	if b.spec.Keep <= 0 {
+		return nil
+	}
+	all, err := p.Cloud.FindImages(ctx, ImageQuery{Tags: []string{TagManagedBy, tagImage + b.spec.Name}})
+	if err != nil {
+		return err
+	}
+	kept := 0
+	var errs []error
+	for _, im := range all { // newest first
+		if im.Status != "active" {
+			continue
+		}
+		if kept < b.spec.Keep {
+			kept++
+			continue
+		}
+		if b.spec.Retire == "delete" {
+			err = p.Cloud.DeleteImage(ctx, im.ID)
+		} else {
+			err = p.Cloud.DeactivateImage(ctx, im.ID)
+		}
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		b.retired = append(b.retired, im.ID)
+	}
+	return errors.Join(errs...)
+}
+
+func (s Spec) bootTimeout() time.Duration {
+	if s.BootTimeout > 0 {
+		return s.BootTimeout
+	}
+	return 10 * time.Minute
+}
+
+func (s Spec) hardenTimeout() time.Duration {
+	if s.HardenTimeout > 0 {
+		return s.HardenTimeout
+	}
+	return 30 * time.Minute
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// tail keeps the last 2 KiB written to it.
+type tail struct{ b []byte }
+
+func (t *tail) Write(p []byte) (int, error) {
+	t.b = append(t.b, p...)
+	if len(t.b) > 2048 {
+		t.b = t.b[len(t.b)-2048:]
+	}
+	return len(p), nil
+}
+
+func (t *tail) String() string { return strings.TrimSpace(string(t.b)) }

@@ -1,0 +1,180 @@
+package images
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hardenctl/hardenctl/hardening"
+)
+
+// fakeCloud tracks what exists. Error paths only: the integration test builds a real image
+// on the test bed.
+type fakeCloud struct {
+	mu       sync.Mutex
+	live     map[string]bool // "server:ID", "keypair:NAME", "group:ID", "image:ID"
+	console  string
+	n        int
+	deleted  []string
+	failBoot bool
+}
+
+func newFakeCloud() *fakeCloud { return &fakeCloud{live: map[string]bool{}} }
+
+func (f *fakeCloud) add(kind string) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.n++
+	id := fmt.Sprintf("%s-%d", kind, f.n)
+	f.live[kind+":"+id] = true
+	return id
+}
+
+func (f *fakeCloud) del(key string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.live, key)
+	f.deleted = append(f.deleted, key)
+	return nil
+}
+
+func (f *fakeCloud) FindImages(context.Context, ImageQuery) ([]Image, error) {
+	return []Image{{ID: "base", Name: "debian-12-base", Status: "active"}}, nil
+}
+func (f *fakeCloud) CreateKeyPair(_ context.Context, name, _ string) error {
+	f.mu.Lock()
+	f.live["keypair:"+name] = true
+	f.mu.Unlock()
+	return nil
+}
+func (f *fakeCloud) DeleteKeyPair(_ context.Context, name string) error {
+	return f.del("keypair:" + name)
+}
+func (f *fakeCloud) CreateBuildGroup(context.Context, string, string, string, []string) (string, error) {
+	return f.add("group"), nil
+}
+func (f *fakeCloud) DeleteSecurityGroup(_ context.Context, id string) error {
+	return f.del("group:" + id)
+}
+func (f *fakeCloud) CreateServer(context.Context, ServerSpec) (string, error) {
+	return f.add("server"), nil
+}
+func (f *fakeCloud) WaitServer(_ context.Context, id, status string) (Server, error) {
+	if f.failBoot {
+		return Server{}, errors.New("server " + id + " went to ERROR: No valid host was found")
+	}
+	return Server{ID: id, Status: status, Address: "10.252.0.40"}, nil
+}
+func (f *fakeCloud) ConsoleOutput(context.Context, string) (string, error) { return f.console, nil }
+func (f *fakeCloud) StopServer(context.Context, string) error              { return nil }
+func (f *fakeCloud) DeleteServer(_ context.Context, id string) error       { return f.del("server:" + id) }
+func (f *fakeCloud) Snapshot(context.Context, string, string, map[string]string) (string, error) {
+	return f.add("image"), nil
+}
+func (f *fakeCloud) WaitImage(_ context.Context, id string) (Image, error) {
+	return Image{ID: id, Status: "active"}, nil
+}
+func (f *fakeCloud) SetImageProperties(context.Context, string, map[string]string, []string) error {
+	return nil
+}
+func (f *fakeCloud) DeactivateImage(context.Context, string) error  { return nil }
+func (f *fakeCloud) DeleteImage(_ context.Context, id string) error { return f.del("image:" + id) }
+
+func (f *fakeCloud) leftovers() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []string
+	for k := range f.live {
+		out = append(out, k)
+	}
+	return out
+}
+
+func noSSH(context.Context, string, string) (hardening.Dialer, error) {
+	return nil, errors.New("no SSH in this test")
+}
+
+func TestBuildInterruptedCleansUp(t *testing.T) {
+	f := newFakeCloud()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	p := &Pipeline{Cloud: f, SSH: noSSH, Hook: func(e StepEvent) {
+		if e.Step == "wait for ssh" && !e.Done {
+			cancel() // Ctrl-C while waiting for the builder's console
+		}
+	}}
+	_, err := p.Build(ctx, Spec{Name: "node", Source: ImageQuery{Name: "debian-12-base"}, Flavor: "m1.small", Network: "platform",
+		BootTimeout: time.Minute})
+	if err == nil || !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want the interruption", err)
+	}
+	if left := f.leftovers(); len(left) != 0 {
+		t.Errorf("an interrupted build left %v behind", left)
+	}
+	if len(f.deleted) != 3 {
+		t.Errorf("deleted %v, want the server, the group and the key pair", f.deleted)
+	}
+}
+
+func TestBuildFailedBootCleansUp(t *testing.T) {
+	f := newFakeCloud()
+	f.failBoot = true
+	p := &Pipeline{Cloud: f, SSH: noSSH}
+	res, err := p.Build(context.Background(), Spec{Name: "node", Source: ImageQuery{Name: "debian-12-base"}})
+	if err == nil || !strings.Contains(err.Error(), "boot builder: server server-") || !strings.Contains(err.Error(), "No valid host") {
+		t.Fatalf("err = %v", err)
+	}
+	if left := f.leftovers(); len(left) != 0 {
+		t.Errorf("a failed build left %v behind", left)
+	}
+	if len(res.Timings) != 5 || res.Timings[4].Step != "boot builder" {
+		t.Errorf("timings = %+v, want five steps up to the boot", res.Timings)
+	}
+}
+
+func TestBuildKeepsBuilderWhenAsked(t *testing.T) {
+	f := newFakeCloud()
+	f.failBoot = true
+	p := &Pipeline{Cloud: f, SSH: noSSH}
+	_, err := p.Build(context.Background(), Spec{Name: "node", Source: ImageQuery{Name: "debian-12-base"}, KeepBuilderOnFailure: true})
+	if err == nil {
+		t.Fatal("want an error")
+	}
+	if left := f.leftovers(); len(left) != 3 {
+		t.Errorf("with keep_builder_on_failure the builder, key pair and group stay; left: %v", left)
+	}
+}
+
+func TestGateNamesFailedRules(t *testing.T) {
+	b := &build{spec: Spec{Name: "node", MinScore: 90}, scan: &hardening.HostResult{Result: &hardening.Result{Score: 61.5,
+		Rules: []hardening.RuleResult{
+			{IDRef: "xccdf_org.ssgproject.content_rule_partition_for_tmp", Result: "fail", Severity: "low"},
+			{IDRef: "xccdf_org.ssgproject.content_rule_sshd_disable_root_login", Result: "fail", Severity: "high"},
+			{IDRef: "xccdf_org.ssgproject.content_rule_ok", Result: "pass", Severity: "high"},
+		}}}}
+	err := (&Pipeline{}).gate(context.Background(), b)
+	var gate *GateError
+	if !errors.As(err, &gate) {
+		t.Fatalf("err = %v, want a GateError", err)
+	}
+	want := "image node scored 61.50, below min_score 90.00: nothing was published; failed rules: sshd_disable_root_login (high) partition_for_tmp (low)"
+	if err.Error() != want {
+		t.Errorf("gate error:\n got %s\nwant %s", err, want)
+	}
+}
+
+func TestMirrorsAndRegistries(t *testing.T) {
+	got := aptSources([]Mirror{{URL: "http://10.252.0.2:8080/debian", Trusted: true}})
+	if got != "deb [trusted=yes] http://10.252.0.2:8080/debian bookworm main\n" {
+		t.Errorf("apt sources = %q", got)
+	}
+	conf, daemon := registriesConf([]Registry{{URL: "registry.internal:5000", BlockPublic: true}})
+	if !strings.Contains(conf, "prefix = \"docker.io\"\nlocation = \"docker.io\"\nblocked = true") ||
+		!strings.Contains(daemon, `"registry-mirrors": ["https://registry.internal:5000"]`) {
+		t.Errorf("registries.conf:\n%s\ndaemon.json:\n%s", conf, daemon)
+	}
+}
