@@ -253,3 +253,44 @@ func TestIntegrationSSHContextKillsRemoteCommand(t *testing.T) {
 		t.Fatalf("after cancel: exit %d, %v, %q", code, err, out.String())
 	}
 }
+
+// A host whose sshd hangs (TCP accepted through the bastion, no SSH banner) fails on its own
+// connect timeout; the others connect.
+func TestIntegrationSSHConnectTimeoutPerHost(t *testing.T) {
+	sshIntegration(t)
+	bed := startSSHBed(t, 28, 3)
+	bed.script(t, "freeze", "h02")
+	cfg := bed.config()
+	cfg.ConnectTimeout = 2 * time.Second
+	d, err := NewDialer(context.Background(), cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	errs := make([]error, len(bed.hosts))
+	took := make([]time.Duration, len(bed.hosts))
+	var wg sync.WaitGroup
+	for i, h := range bed.hosts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			start := time.Now()
+			c, err := d.Dial(context.Background(), h)
+			if err == nil {
+				c.Close()
+			}
+			errs[i], took[i] = err, time.Since(start)
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		t.Logf("%s: %s: %v", bed.hosts[i].Name, took[i].Round(time.Millisecond), err)
+	}
+	if errs[0] != nil || errs[2] != nil {
+		t.Errorf("healthy hosts: %v, %v", errs[0], errs[2])
+	}
+	if errs[1] == nil || !strings.Contains(errs[1].Error(), "timed out") || took[1] > 5*time.Second {
+		t.Errorf("frozen h02: want a timeout after about 2 s, got %v after %s", errs[1], took[1])
+	}
+	bed.script(t, "thaw", "h02")
+}

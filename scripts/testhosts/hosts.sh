@@ -18,6 +18,7 @@
 #   faults for tests:
 #   hosts.sh rekey NAME      new host key for NAME, sshd reloaded: known_hosts is now wrong for it
 #   hosts.sh stop-sshd NAME  kill the host's processes, keep its address: connections are refused
+#   hosts.sh freeze NAME / thaw NAME   SIGSTOP/SIGCONT its sshd: TCP connects, no SSH banner (a hung host)
 #   hosts.sh hide-oscap NAME / show-oscap NAME   move /usr/bin/oscap away (in its overlay) / back
 #
 # Written for clients ($RUN = $TESTHOSTS/run, or $TESTHOSTS/run-I for instance I):
@@ -278,6 +279,7 @@ status() {
     name=$(basename "$d")
     if is_up "$name"; then st="up pid=$(cat "$d/pid")"
       [ -e "$d/oscap-hidden" ] && st="$st oscap-hidden"
+      [ -e "$d/frozen" ] && st="$st frozen"
     elif [ -e "$d/sshd-stopped" ]; then st="sshd-stopped"; else st=down; fi
     echo "$name $(addr_of "$name") $st"
   done
@@ -309,9 +311,14 @@ case "${1:-}" in
     is_up "$name" || die "$name is not running"
     kill_host "$name"; touch "$RUN/hosts/$name/sshd-stopped"
     echo "hosts.sh: $name: sshd stopped, address $(addr_of "$name") refuses connections" >&2 ;;
+  freeze) [ $# -eq 2 ] || die "usage: freeze NAME"; name=$2
+    kill -STOP "$(pid1_of "$name")"; touch "$RUN/hosts/$name/frozen"
+    echo "hosts.sh: $name: sshd frozen (connections are accepted, nothing answers)" >&2 ;;
+  thaw) [ $# -eq 2 ] || die "usage: thaw NAME"; name=$2
+    kill -CONT "$(pid1_of "$name")"; rm -f "$RUN/hosts/$name/frozen" ;;
   hide-oscap) [ $# -eq 2 ] || die "usage: hide-oscap NAME"; name=$2
     nsexec "$name" mv /usr/bin/oscap /usr/bin/oscap.hidden; touch "$RUN/hosts/$name/oscap-hidden" ;;
   show-oscap) [ $# -eq 2 ] || die "usage: show-oscap NAME"; name=$2
     nsexec "$name" mv /usr/bin/oscap.hidden /usr/bin/oscap; rm -f "$RUN/hosts/$name/oscap-hidden" ;;
-  *) sed -n '2,36p' "$0"; exit 1 ;;
+  *) sed -n '2,29p' "$0"; exit 1 ;;
 esac
