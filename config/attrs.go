@@ -314,8 +314,11 @@ func (d *decoder) evalRef(expr hcl.Expression, kind, alt string) (name string, i
 				"The %s is %s; got a reference to %s.", kind, want, k.AsString()))
 		}
 	}
-	return "", false, append(diags, errorAt(expr.Range(), "Invalid "+kind,
-		"The %s is %s; got %s.", kind, want, showValue(v)))
+	detail := fmt.Sprintf("The %s is %s; got %s.", kind, want, showValue(v))
+	if ty == cty.String && d.declared[kind][v.AsString()] != nil {
+		detail += fmt.Sprintf(" Did you mean %s.%s?", kind, v.AsString())
+	}
+	return "", false, append(diags, errorAt(expr.Range(), "Invalid "+kind, "%s", detail))
 }
 
 // evalRefs evaluates expr as a list of references to blocks of type kind, each at most once.
@@ -360,7 +363,7 @@ func singleBlock(blocks hcl.Blocks, typ, in string) (*hcl.Block, hcl.Diagnostics
 		}
 		if first != nil {
 			diags = append(diags, errorAt(b.DefRange, fmt.Sprintf("Duplicate %s block", typ),
-				"A %s has at most one %s block; the first was declared at %s.", in, typ, at(first.DefRange)))
+				"%s %s has at most one %s block; the first was declared at %s.", strings.ToUpper(article(in)[:1])+article(in)[1:], in, typ, at(first.DefRange)))
 			continue
 		}
 		first = b

@@ -40,6 +40,10 @@ func rootBlocks() []blockSpec {
 		{Type: "zone", Labels: []string{"name"}, Referenceable: true, CheckLabel: checkZoneName, Decode: (*decoder).decodeZone},
 		{Type: "compliance", Single: true, Decode: (*decoder).decodeCompliance},
 		{Type: "profile", Labels: []string{"name"}, Referenceable: true, CheckLabel: checkBlockName("profile", 63), Decode: (*decoder).decodeProfile},
+		{Type: "mirror", Labels: []string{"name"}, Referenceable: true, CheckLabel: checkBlockName("mirror", 63), Decode: (*decoder).decodeMirror},
+		{Type: "registry", Labels: []string{"name"}, Referenceable: true, CheckLabel: checkBlockName("registry", 63), Decode: (*decoder).decodeRegistry},
+		{Type: "image", Labels: []string{"name"}, Referenceable: true, CheckLabel: checkBlockName("image", 63), Decode: (*decoder).decodeImage},
+		{Type: "fleet", Labels: []string{"name"}, Referenceable: true, CheckLabel: checkBlockName("fleet", 31), Decode: (*decoder).decodeFleet},
 	}
 }
 
@@ -122,6 +126,10 @@ func (d *decoder) decode(files []*hcl.File, opts LoadOptions) hcl.Diagnostics {
 	}
 	sort.Slice(d.cfg.Zones, func(i, j int) bool { return d.cfg.Zones[i].Name < d.cfg.Zones[j].Name })
 	sortByName(d.cfg.Profiles, func(p *Profile) string { return p.Name })
+	sortByName(d.cfg.Mirrors, func(m *Mirror) string { return m.Name })
+	sortByName(d.cfg.Registries, func(r *Registry) string { return r.Name })
+	sortByName(d.cfg.Images, func(i *Image) string { return i.Name })
+	sortByName(d.cfg.Fleets, func(f *Fleet) string { return f.Name })
 	for _, name := range sortedKeys(d.variables) {
 		d.cfg.Variables = append(d.cfg.Variables, d.variables[name])
 	}

@@ -20,7 +20,20 @@
 //     A value for an undeclared variable is an error from -var and -var-file, and ignored
 //     from the environment. Then the validation rules.
 //  3. locals: evaluated after the locals they refer to; cycles are reported.
-//  4. name, then every other block type in rootBlocks order.
+//  4. name, then every other block type in rootBlocks order: cloud, ssh, bastion, zone,
+//     compliance, profile, mirror, registry, image, fleet. The settings blocks (ssh,
+//     compliance) come first because later blocks take defaults from them (bastion.user and
+//     image.ssh_user from ssh.user; profile datastreams from compliance.content_dir);
+//     references between blocks need only the declare stage.
+//
+// # Paths and references
+//
+// File paths are relative to the configuration's directory (datastreams: to the content
+// directory), with ~ expanded from HOME in LoadOptions.Environ at load time; files that
+// the configuration ships (datastream, tailoring, gpg_key) must exist. References to
+// mirror.x, registry.x, profile.x, image.x and zone.x are kept as names (Image.Mirrors,
+// ProfileRef, ImageRef); where a string is allowed instead (a built-in profile, a Glance
+// image), the Ref type says which it was. Built-in profiles are not known here.
 //
 // Every expression's references are checked before it is evaluated (checkReferences), so
 // that zone.appp is "Reference to undeclared zone" at the reference, with a suggestion.

@@ -124,6 +124,49 @@ func TestLoadSamplePlatform(t *testing.T) {
 				Audit:    &Audit{WatchSecrets: "secret~", Rules: []string{"-w /etc/shadow -p wa -k shadow"}},
 			},
 		},
+		Mirrors: []*Mirror{
+			{
+				Name: "debian", Kind: MirrorAPT, URL: "http://10.252.0.1:8080/debian",
+				Suites: []string{"bookworm", "bookworm-updates"}, Components: []string{"main"}, Trusted: true,
+			},
+			{
+				Name: "debian-security", Kind: MirrorAPT, URL: "http://10.252.0.1:8080/debian-security",
+				Suites: []string{"bookworm-security"}, Components: []string{"main"},
+			},
+		},
+		Registries: []*Registry{{Name: "internal", URL: "registry.internal:5000", BlockPublic: true}},
+		Images: []*Image{
+			{
+				Name: "debian12-node",
+				Source: ImageSource{
+					Name: "debian-12-base", Tags: []string{"base"},
+					Properties: map[string]string{"os_distro": "debian"}, MostRecent: true,
+				},
+				Flavor: "m1.small", Network: "build",
+				Mirrors: []string{"debian", "debian-security"}, Registries: []string{"internal"},
+				Profile: ProfileRef{Name: "node"}, MinScore: score(80),
+				Keep: 3, Retire: RetireDelete, SSHUser: "hardenctl",
+			},
+			{
+				Name:   "debian12-plain",
+				Source: ImageSource{Name: "debian-12-base"},
+				Flavor: "m1.small", Mirrors: []string{"debian"},
+				Profile: ProfileRef{Name: "standard", Builtin: true},
+				Retire:  RetireDeactivate, SSHUser: "hardenctl",
+			},
+		},
+		Fleets: []*Fleet{
+			{
+				Name: "app", Image: ImageRef{Name: "debian12-node", Managed: true}, Zone: "app",
+				Flavor: "m1.large", Count: 4, Network: "platform", KeyPair: "ops",
+				Upgrade: Upgrade{Strategy: StrategyRebuild, MaxUnavailable: 1,
+					Health: Health{SSH: true, TCP: []int{8443}, MinScore: score(80)}},
+			},
+			{
+				Name: "db", Image: ImageRef{Name: "debian-12-base"}, Zone: "data", Flavor: "m1.xlarge", Count: 2,
+				Upgrade: Upgrade{Strategy: StrategyRebuild, MaxUnavailable: 1, Health: Health{SSH: true}},
+			},
+		},
 	}
 	want.Bastion.User = "hardenctl"
 	if diff := cmp.Diff(want, cfg, cmpConfig...); diff != "" {
@@ -145,6 +188,8 @@ func TestLoadSamplePlatform(t *testing.T) {
 		{"ssh", cfg.SSH.DeclRange, "compliance.hcl:4,1"},
 		{"compliance profile", cfg.Compliance.Profile.Range, "compliance.hcl:18,17"},
 		{"profile node", cfg.Profile("node").DeclRange, "compliance.hcl:22,1"},
+		{"image debian12-node", cfg.Image("debian12-node").DeclRange, "images.hcl:23,1"},
+		{"fleet app image", cfg.Fleet("app").Image.Range, "images.hcl:52,14"},
 	}
 	for _, r := range ranges {
 		if got := at(r.got); got != platformDir+"/"+r.want {

@@ -1,0 +1,76 @@
+# The images the platform's servers boot from, built on the internal mirrors, and the
+# fleets of servers that run them.
+
+mirror "debian" {
+  kind       = "apt"
+  url        = "http://10.252.0.1:8080/debian"
+  suites     = ["bookworm", "bookworm-updates"]
+  components = ["main"]
+  trusted    = true
+}
+
+mirror "debian-security" {
+  kind   = "apt"
+  url    = "http://10.252.0.1:8080/debian-security"
+  suites = ["bookworm-security"]
+}
+
+registry "internal" {
+  url          = "registry.internal:5000"
+  block_public = true
+}
+
+image "debian12-node" {
+  source {
+    name        = "debian-12-base"
+    tags        = ["base"]
+    properties  = { os_distro = "debian" }
+    most_recent = true
+  }
+
+  flavor     = "m1.small"
+  network    = "build"
+  mirrors    = [mirror.debian, mirror.debian-security]
+  registries = [registry.internal]
+  profile    = profile.node
+  min_score  = 80
+  keep       = 3
+  retire     = "delete"
+}
+
+image "debian12-plain" {
+  source {
+    name = "debian-12-base"
+  }
+
+  flavor  = "m1.small"
+  mirrors = [mirror.debian]
+  profile = "standard"
+}
+
+fleet "app" {
+  image    = image.debian12-node
+  zone     = zone.app
+  flavor   = "m1.large"
+  count    = 4
+  network  = "platform"
+  key_pair = "ops"
+
+  upgrade {
+    strategy        = "rebuild"
+    max_unavailable = 1
+
+    health {
+      ssh       = true
+      tcp       = [8443]
+      min_score = 80
+    }
+  }
+}
+
+fleet "db" {
+  image  = "debian-12-base"
+  zone   = zone.data
+  flavor = "m1.xlarge"
+  count  = 2
+}
