@@ -90,10 +90,10 @@ func hardenOne(t *testing.T, d Dialer, tb *testbed, host Host, profile, user str
 	return r
 }
 
-func TestIntegrationOpenSSHHardenMasterAsRoot(t *testing.T) {
+func TestIntegrationHardenMasterAsRoot(t *testing.T) {
 	integration(t)
 	tb := startTestbed(t, 42, 1)
-	d := opensshDialer{config: tb.run + "/ssh_config"}
+	d := fleetDialer(t, tb, "root")
 	r := hardenOne(t, d, tb, tb.hosts[0], "master", "root")
 	t.Logf("sshd_config tail:\n%s", tb.exec(t, "h01", "tail", "-5", "/etc/ssh/sshd_config"))
 	t.Logf("audit rules file:\n%s", tb.exec(t, "h01", "cat", profiles.AuditRulesPath))
@@ -115,10 +115,10 @@ func (tb *testbed) pid1(t testing.TB, host string) string {
 	return strings.Fields(string(c))[0]
 }
 
-func TestIntegrationOpenSSHHardenNodeAsSudoUser(t *testing.T) {
+func TestIntegrationHardenNodeAsSudoUser(t *testing.T) {
 	integration(t)
 	tb := startTestbed(t, 43, 1)
-	d := opensshDialer{config: tb.run + "/ssh_config", user: "hardenctl"}
+	d := fleetDialer(t, tb, "hardenctl")
 	r := hardenOne(t, d, tb, tb.hosts[0], "node", "hardenctl")
 	for _, n := range r.Notes {
 		if strings.Contains(n, "PermitRootLogin") {
