@@ -23,6 +23,54 @@ func FuzzLoad(f *testing.F) {
 			f.Add(src)
 		}
 	}
+	// References written as object literals, and values of every shape where the new
+	// block types expect names, lists and maps.
+	f.Add([]byte(`zone "app" {}
+image "n" {
+  source {
+    properties = { a = 1 }
+    tags       = toset(["x"])
+  }
+  flavor     = "f"
+  mirrors    = [{ kind = "mirror", name = null }, mirror.m]
+  registries = registry.r
+  profile    = { kind = "profile", name = "p" }
+  min_score  = 1 / 0
+}
+mirror "m" {
+  kind   = "apt"
+  url    = "file:///srv"
+  suites = [for s in ["a"] : s]
+}
+registry "r" { url = "[::1]:5000/x" }
+profile "p" {
+  scap_profile = { "Debian 12" = true }
+  audit { rules = ["-w /x", null] }
+}
+fleet "f" {
+  image  = image.n
+  zone   = { kind = "zone", name = "nope" }
+  flavor = "x"
+  count  = "3"
+  upgrade {
+    health { tcp = "1-2" }
+  }
+}
+ssh {
+  identity_files  = "~"
+  known_hosts     = "~/kh"
+  connect_timeout = "-1s"
+}
+bastion {
+  allow_from = ["10.0.0.0/8"]
+  address    = "[::1]"
+  image      = image.n
+}
+compliance {
+  profile = "standard"
+  timeout = 5
+}
+`))
 	f.Fuzz(func(t *testing.T, src []byte) {
 		dir := filepath.Join(t.TempDir(), "fuzz")
 		if err := os.Mkdir(dir, 0o755); err != nil {

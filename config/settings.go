@@ -106,7 +106,7 @@ func parseAddress(s string, rng hcl.Range) (string, *hcl.Diagnostic) {
 	if s == "" || strings.ContainsAny(s, " \t/") {
 		return bad("is not a host or host:port")
 	}
-	if addr, err := netip.ParseAddr(s); err == nil {
+	if addr, err := netip.ParseAddr(strings.TrimSuffix(strings.TrimPrefix(s, "["), "]")); err == nil && (s[0] == '[') == strings.HasSuffix(s, "]") {
 		return net.JoinHostPort(addr.String(), "22"), nil
 	}
 	host, port := s, "22"
