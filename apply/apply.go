@@ -21,6 +21,15 @@ type Cloud interface {
 	// CreateSecurityGroupRules creates rules in one group, in one request where it can.
 	CreateSecurityGroupRules(ctx context.Context, groupID string, rules []plan.ObservedRule) error
 	DeleteSecurityGroupRule(ctx context.Context, id string) error
+
+	// CreateFleetServer boots a fleet server in security group groupID, tagged with tags.
+	CreateFleetServer(ctx context.Context, spec plan.ServerSpec, groupID string, tags []string) (string, error)
+	// WaitServerActive polls until the server is ACTIVE with no task (ERROR fails).
+	WaitServerActive(ctx context.Context, id string) error
+	// RebuildServer rebuilds a server onto imageID and waits until it is ACTIVE on it.
+	RebuildServer(ctx context.Context, id, imageID string) error
+	// DeleteServer deletes a server and waits until it is gone.
+	DeleteServer(ctx context.Context, id string) error
 }
 
 // Event is one step of an apply, reported before (Err nil, Done false) and after it.
@@ -49,12 +58,19 @@ func (f HookFunc) Event(e Event) { f(e) }
 type Options struct {
 	// Concurrency bounds the groups worked on at once (default 4).
 	Concurrency int
-	Hook        Hook
+	// ServerConcurrency bounds the servers booted, rebuilt or deleted at once (default 4).
+	ServerConcurrency int
+	// AllowRebuild lets apply rebuild servers onto a new image (the root disk is wiped);
+	// without it, and without the fleet's allow_rebuild, planned rebuilds are skipped.
+	AllowRebuild bool
+	Hook         Hook
 }
 
 // Result counts what Apply did.
 type Result struct {
 	Added, Changed, Destroyed int
+	// SkippedRebuilds are the servers whose planned rebuild was not allowed.
+	SkippedRebuilds []string
 }
 
 // Apply executes p, exactly the plan, in dependency order:
@@ -74,11 +90,19 @@ func Apply(ctx context.Context, p *plan.Plan, cloud Cloud, opts Options) (Result
 	if opts.Hook == nil {
 		opts.Hook = HookFunc(func(Event) {})
 	}
+	if opts.ServerConcurrency <= 0 {
+		opts.ServerConcurrency = 4
+	}
 	e := &engine{cloud: cloud, opts: opts, ids: map[string]string{}, defaults: map[string][]plan.ObservedRule{}}
 	byGroup := map[string]*work{}
 	var order []string
+	var servers []*plan.Change
 	for i := range p.Changes {
 		c := &p.Changes[i]
+		if c.Kind == plan.KindServer {
+			servers = append(servers, c)
+			continue
+		}
 		w := byGroup[c.Group]
 		if w == nil {
 			w = &work{name: c.Group}
@@ -200,7 +224,11 @@ func Apply(ctx context.Context, p *plan.Plan, cloud Cloud, opts Options) (Result
 		return err
 	})
 
-	// 3. groups to delete.
+	// 3. servers: boot and rebuild, then delete (before their groups can go).
+	e.servers(ctx, p.Config, servers, func(c *plan.Change) bool { return c.Action != plan.Delete })
+	e.servers(ctx, p.Config, servers, func(c *plan.Change) bool { return c.Action == plan.Delete })
+
+	// 4. groups to delete.
 	e.each(ctx, order, byGroup, func(ctx context.Context, w *work) error {
 		if w.group == nil || w.group.Action != plan.Delete {
 			return nil
@@ -214,6 +242,80 @@ func Apply(ctx context.Context, p *plan.Plan, cloud Cloud, opts Options) (Result
 		})
 	})
 	return e.res, errors.Join(e.errs...)
+}
+
+// servers works on the server changes that pick selects, ServerConcurrency at a time.
+func (e *engine) servers(ctx context.Context, config string, changes []*plan.Change, pick func(*plan.Change) bool) {
+	sem := make(chan struct{}, e.opts.ServerConcurrency)
+	var wg sync.WaitGroup
+	for _, c := range changes {
+		if !pick(c) {
+			continue
+		}
+		if ctx.Err() != nil {
+			e.mu.Lock()
+			e.errs = append(e.errs, fmt.Errorf("apply interrupted before server %s: %w", c.Group, ctx.Err()))
+			e.mu.Unlock()
+			return
+		}
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			if err := e.server(ctx, config, c); err != nil {
+				e.mu.Lock()
+				e.errs = append(e.errs, err)
+				e.mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+func (e *engine) server(ctx context.Context, config string, c *plan.Change) error {
+	switch c.Action {
+	case plan.Create:
+		e.mu.Lock()
+		gid := e.ids[c.Server.Group]
+		e.mu.Unlock()
+		if gid == "" {
+			return fmt.Errorf("server %s: its zone's security group %s does not exist", c.Group, c.Server.Group)
+		}
+		return e.step(c.Group, "boot server", 1, func() error {
+			id, err := e.cloud.CreateFleetServer(ctx, *c.Server, gid, plan.FleetTags(config, c.Server.Fleet))
+			if err != nil {
+				return err
+			}
+			if err := e.cloud.WaitServerActive(ctx, id); err != nil {
+				return fmt.Errorf("server %s (%s): %w", c.Group, id, err)
+			}
+			e.count(&e.res.Added, 1)
+			return nil
+		})
+	case plan.Rebuild:
+		if !e.opts.AllowRebuild && !c.Server.Rebuild {
+			e.mu.Lock()
+			e.res.SkippedRebuilds = append(e.res.SkippedRebuilds, c.Group)
+			e.mu.Unlock()
+			return nil
+		}
+		return e.step(c.Group, "rebuild server", 1, func() error {
+			if err := e.cloud.RebuildServer(ctx, c.ID, c.Server.ImageID); err != nil {
+				return err
+			}
+			e.count(&e.res.Changed, 1)
+			return nil
+		})
+	case plan.Delete:
+		return e.step(c.Group, "delete server", 1, func() error {
+			if err := e.cloud.DeleteServer(ctx, c.ID); err != nil {
+				return err
+			}
+			e.count(&e.res.Destroyed, 1)
+			return nil
+		})
+	}
+	return nil
 }
 
 type work struct {

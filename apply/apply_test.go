@@ -62,6 +62,23 @@ func (f *fakeCloud) DeleteSecurityGroupRule(_ context.Context, id string) error 
 	return nil
 }
 
+func (f *fakeCloud) CreateFleetServer(_ context.Context, spec plan.ServerSpec, gid string, tags []string) (string, error) {
+	f.record("boot %s in %s", spec.Name, gid)
+	return "srv-" + spec.Name, nil
+}
+
+func (f *fakeCloud) WaitServerActive(context.Context, string) error { return nil }
+
+func (f *fakeCloud) RebuildServer(_ context.Context, id, image string) error {
+	f.record("rebuild %s onto %s", id, image)
+	return nil
+}
+
+func (f *fakeCloud) DeleteServer(_ context.Context, id string) error {
+	f.record("delete server %s", id)
+	return nil
+}
+
 func (f *fakeCloud) has(prefix string) bool {
 	for _, c := range f.calls {
 		if strings.HasPrefix(c, prefix) {

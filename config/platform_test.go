@@ -163,7 +163,7 @@ func TestLoadSamplePlatform(t *testing.T) {
 					Health: Health{SSH: true, TCP: []int{8443}, MinScore: score(80)}},
 			},
 			{
-				Name: "db", Image: ImageRef{Name: "debian-12-base"}, Zone: "data", Flavor: "m1.xlarge", Count: 2,
+				Name: "db", Image: ImageRef{Name: "debian-12-base"}, Zone: "data", Flavor: "m1.small", Count: 2, Network: "platform",
 				Upgrade: Upgrade{Strategy: StrategyRebuild, MaxUnavailable: 1, Health: Health{SSH: true}},
 			},
 		},

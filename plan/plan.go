@@ -31,6 +31,8 @@ func (a Action) Symbol() string {
 		return "~"
 	case Delete:
 		return "-"
+	case Rebuild:
+		return "-/+"
 	}
 	return " "
 }
@@ -70,6 +72,10 @@ type Change struct {
 	OldDescription string `json:"old_description,omitempty"`
 	Rule           *Rule  `json:"rule,omitempty"`  // for rule changes
 	Rules          int    `json:"rules,omitempty"` // for a group delete: how many rules go with it
+	// Server is the wanted server (server create and rebuild).
+	Server *ServerSpec `json:"server,omitempty"`
+	// Detail explains the change to people (what a rebuild wipes and keeps, why a delete).
+	Detail string `json:"detail,omitempty"`
 }
 
 // Conflict is a resource hardenctl would manage but does not own: it is shown, never touched.
@@ -94,6 +100,8 @@ type Plan struct {
 	ObservedDigest string     `json:"observed_digest"`
 	Changes        []Change   `json:"changes"`
 	Conflicts      []Conflict `json:"conflicts,omitempty"`
+	// Warnings are things left out of the plan, and why.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // Summary counts resources to add, change and destroy, like Terraform's summary line.
@@ -102,7 +110,7 @@ func (p *Plan) Summary() (add, change, destroy int) {
 		switch c.Action {
 		case Create:
 			add++
-		case Update:
+		case Update, Rebuild:
 			change++
 		case Delete:
 			destroy++
@@ -140,6 +148,8 @@ type Observed struct {
 	Owned []ObservedGroup
 	// Others are groups that have one of the wanted names but not the ownership tags.
 	Others []ObservedGroup
+	// Servers are the servers carrying this configuration's ownership tags.
+	Servers []ObservedServer
 }
 
 // Observer reads the cloud. The OpenStack provider satisfies it with one list call for the
@@ -154,7 +164,9 @@ type Options struct {
 	Now     time.Time // the plan's creation time (zero: time.Now())
 }
 
-// Make observes the cloud and plans the changes that bring it to the configuration.
+// Make observes the cloud and plans the changes that bring it to the configuration. Servers
+// are observed only when the configuration has fleets (or when destroying and obs can), so
+// a zones-only plan costs two list calls.
 func Make(ctx context.Context, cfg *config.Config, obs Observer, opts Options) (*Plan, error) {
 	desired := Desired(cfg)
 	names := make([]string, len(desired))
@@ -169,6 +181,14 @@ func Make(ctx context.Context, cfg *config.Config, obs Observer, opts Options) (
 		desired = nil
 	}
 	p := Diff(desired, observed)
+	if fo, ok := obs.(FleetObserver); ok && (len(cfg.Fleets) > 0 || opts.Destroy) {
+		servers, err := diffFleets(ctx, cfg, fo, opts.Destroy, p)
+		if err != nil {
+			return nil, err
+		}
+		observed.Servers = servers
+		p.ObservedDigest = Digest(observed)
+	}
 	p.Config = cfg.Name
 	p.Destroy = opts.Destroy
 	p.CreatedAt = opts.Now
@@ -334,9 +354,12 @@ func Digest(obs *Observed) string {
 	for i := range others {
 		others[i].Rules = nil // a foreign group's rules are not ours to plan on
 	}
+	servers := append([]ObservedServer(nil), obs.Servers...)
+	sort.Slice(servers, func(a, b int) bool { return servers[a].ID < servers[b].ID })
 	b, _ := json.Marshal(struct {
 		Owned, Others []ObservedGroup
-	}{canon(obs.Owned), others})
+		Servers       []ObservedServer
+	}{canon(obs.Owned), others, servers})
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
 }

@@ -27,6 +27,10 @@ func WriteText(w io.Writer, p *Plan, color bool) error {
 		pw.line("", "    %s", c.Detail)
 		pw.line("", "")
 	}
+	for _, w := range p.Warnings {
+		pw.line(colYellow, "! warning: %s", w)
+		pw.line("", "")
+	}
 	if !p.HasChanges() {
 		pw.line(colGreen, "No changes. The cloud matches the configuration.")
 		return pw.err
@@ -37,7 +41,15 @@ func WriteText(w io.Writer, p *Plan, color bool) error {
 		pw.line("", "hardenctl will perform the following actions:")
 	}
 	pw.line("", "")
-	for _, sec := range sections(p.Changes) {
+	var groupChanges, serverChanges []Change
+	for _, c := range p.Changes {
+		if c.Kind == KindServer {
+			serverChanges = append(serverChanges, c)
+		} else {
+			groupChanges = append(groupChanges, c)
+		}
+	}
+	for _, sec := range sections(groupChanges) {
 		g, rules := sec.group, sec.rules
 		if g.Action == NoOp && len(rules) == 0 {
 			continue
@@ -76,6 +88,20 @@ func WriteText(w io.Writer, p *Plan, color bool) error {
 			pw.line(col, "      %s %s%s", r.Action.Symbol(), r.Rule, note)
 		}
 		pw.line("", "    }")
+		pw.line("", "")
+	}
+	for _, c := range serverChanges {
+		switch c.Action {
+		case Create:
+			pw.line(colBold, "  # server %s (%s) will be created: %s", c.Group, c.Address, reasonText(c.Reason))
+			pw.line(colGreen, "  + server %q { image = %q, flavor = %q, security_group = %q }", c.Group, c.Server.Image, c.Server.Flavor, c.Server.Group)
+		case Delete:
+			pw.line(colBold, "  # server %s (%s, id %s) will be DELETED: %s", c.Group, c.Address, c.ID, c.Detail)
+			pw.line(colRed, "  - server %q", c.Group)
+		case Rebuild:
+			pw.line(colBold, "  # server %s (%s, id %s) will be REBUILT onto a new image", c.Group, c.Address, c.ID)
+			pw.line(colYellow, "  -/+ server %q { %s }", c.Group, c.Detail)
+		}
 		pw.line("", "")
 	}
 	add, change, destroy := p.Summary()

@@ -17,9 +17,11 @@ import (
 type applyOptions struct {
 	configFlags
 	cloudFlags
-	autoApprove bool
-	concurrency int
-	destroy     bool
+	autoApprove       bool
+	concurrency       int
+	serverConcurrency int
+	allowRebuild      bool
+	destroy           bool
 }
 
 func newApplyCmd(g *globals) *cobra.Command {
@@ -62,6 +64,8 @@ func (o *applyOptions) register(cmd *cobra.Command) {
 	o.cloudFlags.register(cmd)
 	cmd.Flags().BoolVar(&o.autoApprove, "auto-approve", false, "do not ask before changing the cloud")
 	cmd.Flags().IntVar(&o.concurrency, "concurrency", 4, "security groups worked on at once")
+	cmd.Flags().IntVar(&o.serverConcurrency, "server-concurrency", 4, "servers booted, rebuilt or deleted at once")
+	cmd.Flags().BoolVar(&o.allowRebuild, "allow-rebuild", false, "rebuild servers onto a new image (wipes their root disks) as planned")
 }
 
 func runApply(ctx context.Context, g *globals, o applyOptions, planFile string) error {
@@ -102,7 +106,7 @@ func runApply(ctx context.Context, g *globals, o applyOptions, planFile string) 
 			}
 		}
 	}
-	return execute(ctx, g, p, cloud, o.concurrency)
+	return execute(ctx, g, p, cloud, apply.Options{Concurrency: o.concurrency, ServerConcurrency: o.serverConcurrency, AllowRebuild: o.allowRebuild})
 }
 
 // checkSavedPlan reads a plan file and refuses it when it is for another configuration or
@@ -125,7 +129,7 @@ func checkSavedPlan(ctx context.Context, cfg *config.Config, cloud *openstack.Cl
 	return p, nil
 }
 
-func execute(ctx context.Context, g *globals, p *plan.Plan, cloud apply.Cloud, concurrency int) error {
+func execute(ctx context.Context, g *globals, p *plan.Plan, cloud apply.Cloud, opts apply.Options) error {
 	hook := apply.HookFunc(func(e apply.Event) {
 		switch {
 		case !e.Done:
@@ -136,7 +140,8 @@ func execute(ctx context.Context, g *globals, p *plan.Plan, cloud apply.Cloud, c
 			fmt.Fprintf(g.stderr, "%s: %s done in %s\n", e.Group, e.Step, e.Elapsed.Round(time.Millisecond))
 		}
 	})
-	res, err := apply.Apply(ctx, p, cloud, apply.Options{Concurrency: concurrency, Hook: hook})
+	opts.Hook = hook
+	res, err := apply.Apply(ctx, p, cloud, opts)
 	if err != nil {
 		fmt.Fprintf(g.stdout, "\nApply failed part-way: %d added, %d changed, %d destroyed. Run plan to see what is left; apply again converges.\n", res.Added, res.Changed, res.Destroyed)
 		return err
@@ -146,5 +151,8 @@ func execute(ctx context.Context, g *globals, p *plan.Plan, cloud apply.Cloud, c
 		verb = "Destroy"
 	}
 	fmt.Fprintf(g.stdout, "\n%s complete! Resources: %d added, %d changed, %d destroyed.\n", verb, res.Added, res.Changed, res.Destroyed)
+	if n := len(res.SkippedRebuilds); n > 0 {
+		fmt.Fprintf(g.stdout, "%d planned rebuild%s skipped (%v): rebuilding wipes root disks; apply with -allow-rebuild, or set allow_rebuild = true on the fleet.\n", n, plural(n), res.SkippedRebuilds)
+	}
 	return nil
 }

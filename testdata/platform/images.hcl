@@ -69,8 +69,9 @@ fleet "app" {
 }
 
 fleet "db" {
-  image  = "debian-12-base"
-  zone   = zone.data
-  flavor = "m1.xlarge"
-  count  = 2
+  image   = "debian-12-base"
+  zone    = zone.data
+  flavor  = "m1.small"
+  count   = 2
+  network = "platform"
 }

@@ -1,0 +1,101 @@
+package openstack
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/servers"
+
+	"github.com/hardenctl/hardenctl/images"
+	"github.com/hardenctl/hardenctl/plan"
+)
+
+var _ plan.FleetObserver = (*Client)(nil)
+
+// ObserveServers lists the servers carrying all of ownerTags: one list call.
+func (c *Client) ObserveServers(ctx context.Context, ownerTags []string) ([]plan.ObservedServer, error) {
+	if err := c.needCompute(); err != nil {
+		return nil, err
+	}
+	pages, err := servers.List(c.compute, servers.ListOpts{Tags: strings.Join(ownerTags, ",")}).AllPages(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list servers tagged %s: %w", strings.Join(ownerTags, ","), err)
+	}
+	all, err := servers.ExtractServers(pages)
+	if err != nil {
+		return nil, fmt.Errorf("read server list: %w", err)
+	}
+	out := make([]plan.ObservedServer, 0, len(all))
+	for _, s := range all {
+		o := plan.ObservedServer{ID: s.ID, Name: s.Name, Status: s.Status}
+		if id, ok := s.Image["id"].(string); ok {
+			o.ImageID = id
+		}
+		if s.Tags != nil {
+			o.Tags = *s.Tags
+		}
+		out = append(out, o)
+	}
+	return out, nil
+}
+
+// ResolveImage finds the newest active image: a managed one (tagged by the image pipeline)
+// or a Glance image of that name.
+func (c *Client) ResolveImage(ctx context.Context, name string, managed bool) (string, error) {
+	q := images.ImageQuery{Name: name}
+	if managed {
+		q = images.ImageQuery{Tags: []string{images.TagManagedBy, "hardenctl-image:" + name}}
+	}
+	found, err := c.FindImages(ctx, q)
+	if err != nil {
+		return "", err
+	}
+	for _, im := range found {
+		if im.Status == "active" {
+			return im.ID, nil
+		}
+	}
+	if managed {
+		return "", nil // not built yet: the plan says so
+	}
+	return "", fmt.Errorf("no active Glance image named %q", name)
+}
+
+// CreateFleetServer boots a fleet server.
+func (c *Client) CreateFleetServer(ctx context.Context, spec plan.ServerSpec, groupID string, tags []string) (string, error) {
+	return c.CreateServer(ctx, images.ServerSpec{Name: spec.Name, ImageID: spec.ImageID, Flavor: spec.Flavor,
+		Network: spec.Network, SecurityGroups: []string{groupID}, KeyName: spec.KeyPair, Tags: tags,
+		Metadata: map[string]string{"hardenctl_fleet": spec.Fleet}})
+}
+
+// WaitServerActive waits for ACTIVE (10 minutes at most).
+func (c *Client) WaitServerActive(ctx context.Context, id string) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+	defer cancel()
+	_, err := c.WaitServer(ctx, id, "ACTIVE")
+	return err
+}
+
+// RebuildServer rebuilds a server onto imageID (its root disk is wiped; id, ports and
+// addresses stay) and waits until it is ACTIVE on the new image.
+func (c *Client) RebuildServer(ctx context.Context, id, imageID string) error {
+	if _, err := servers.Rebuild(ctx, c.compute, id, servers.RebuildOpts{ImageRef: imageID}).Extract(); err != nil {
+		return fmt.Errorf("rebuild server %s onto image %s: %w", id, imageID, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+	defer cancel()
+	for {
+		s, err := c.WaitServer(ctx, id, "ACTIVE")
+		if err != nil {
+			return err
+		}
+		if s.ImageID == imageID {
+			return nil
+		}
+		if err := sleepCtx(ctx, time.Second); err != nil {
+			return fmt.Errorf("wait for server %s to run image %s: %w", id, imageID, err)
+		}
+	}
+}
