@@ -82,6 +82,7 @@ var commands = []func(*globals) *cobra.Command{
 	newPlanCmd,
 	newApplyCmd,
 	newDestroyCmd,
+	newImageCmd,
 	newScanCmd, newHardenCmd,
 }
 
