@@ -126,11 +126,11 @@ func TestLoadSamplePlatform(t *testing.T) {
 		},
 		Mirrors: []*Mirror{
 			{
-				Name: "debian", Kind: MirrorAPT, URL: "http://10.252.0.1:8080/debian",
+				Name: "debian", Kind: MirrorAPT, URL: "http://10.252.0.2:8080/debian",
 				Suites: []string{"bookworm", "bookworm-updates"}, Components: []string{"main"}, Trusted: true,
 			},
 			{
-				Name: "debian-security", Kind: MirrorAPT, URL: "http://10.252.0.1:8080/debian-security",
+				Name: "debian-security", Kind: MirrorAPT, URL: "http://10.252.0.2:8080/debian-security",
 				Suites: []string{"bookworm-security"}, Components: []string{"main"},
 			},
 		},
@@ -142,7 +142,7 @@ func TestLoadSamplePlatform(t *testing.T) {
 					Name: "debian-12-base", Tags: []string{"base"},
 					Properties: map[string]string{"os_distro": "debian"}, MostRecent: true,
 				},
-				Flavor: "m1.small", Network: "build",
+				Flavor: "m1.small", Network: "platform",
 				Mirrors: []string{"debian", "debian-security"}, Registries: []string{"internal"},
 				Profile: ProfileRef{Name: "node"}, MinScore: score(80),
 				Keep: 3, Retire: RetireDelete, SSHUser: "hardenctl",

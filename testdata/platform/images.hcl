@@ -3,7 +3,7 @@
 
 mirror "debian" {
   kind       = "apt"
-  url        = "http://10.252.0.1:8080/debian"
+  url        = "http://10.252.0.2:8080/debian"
   suites     = ["bookworm", "bookworm-updates"]
   components = ["main"]
   trusted    = true
@@ -11,7 +11,7 @@ mirror "debian" {
 
 mirror "debian-security" {
   kind   = "apt"
-  url    = "http://10.252.0.1:8080/debian-security"
+  url    = "http://10.252.0.2:8080/debian-security"
   suites = ["bookworm-security"]
 }
 
@@ -29,7 +29,7 @@ image "debian12-node" {
   }
 
   flavor     = "m1.small"
-  network    = "build"
+  network    = "platform"
   mirrors    = [mirror.debian, mirror.debian-security]
   registries = [registry.internal]
   profile    = profile.node
