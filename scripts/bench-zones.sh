@@ -6,4 +6,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH=/usr/local/go/bin:$PATH
 export OS_CLIENT_CONFIG_FILE=${OSDEV:-/tmp/hardenctl-devcloud}/clouds.yaml HARDENCTL_INTEGRATION=1
-go test ./cmd/hardenctl -run '^$' -bench 'BenchmarkZones' -benchtime 1x -count "${COUNT:-1}" -timeout 30m
+go test ./cmd/hardenctl -run '^$' -bench "${BENCH:-BenchmarkZones}" -benchtime 1x -count "${COUNT:-1}" -timeout 30m

@@ -86,3 +86,35 @@ func BenchmarkZones(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkFleetApply boots a fleet of 20 servers with apply, one at a time and 8 at a
+// time, and reports the wall time of each (the destroy that follows is not timed). The
+// image is the test bed's sample image unless HARDENCTL_TEST_IMAGE says otherwise
+// (debian-12-base on network platform makes every server a real host).
+func BenchmarkFleetApply(b *testing.B) {
+	integration(b)
+	for _, conc := range []int{1, 8} {
+		b.Run(fmt.Sprintf("servers=20/concurrency=%d", conc), func(b *testing.B) {
+			var total time.Duration
+			for i := 0; i < b.N; i++ {
+				b.StopTimer()
+				name := fmt.Sprintf("fb%d", time.Now().UnixNano()%1e9)
+				dir := b.TempDir()
+				writeFleetConfig(b, dir, name, 20)
+				b.StartTimer()
+				start := time.Now()
+				r := runCLI(b, "", nil, "-C", dir, "apply", "-cloud", "demo", "-auto-approve", "-server-concurrency", fmt.Sprint(conc))
+				total += time.Since(start)
+				b.StopTimer()
+				if r.code != 0 {
+					b.Fatalf("apply: %s%s", r.stdout, r.stderr)
+				}
+				if d := runCLI(b, "", nil, "-C", dir, "destroy", "-cloud", "demo", "-auto-approve", "-server-concurrency", "8"); d.code != 0 {
+					b.Fatalf("destroy: %s%s", d.stdout, d.stderr)
+				}
+				b.StartTimer()
+			}
+			b.ReportMetric(total.Seconds()/float64(b.N), "apply-s")
+		})
+	}
+}
