@@ -520,7 +520,9 @@ func (rs *remoteDir) uploadDatastream(ctx context.Context, ds Datastream) error 
 	if err := rs.conn.Upload(ctx, path+".gz", bytes.NewReader(ds.Gzip), 0o600); err != nil {
 		return fmt.Errorf("upload %s: %w", ds.Name, err)
 	}
-	cmd := fmt.Sprintf("command -v gzip >/dev/null || exit 127; gzip -dc %[1]s.gz >%[1]s && rm -f %[1]s.gz && sha256sum %[1]s", shellQuote(path))
+	// One pass: unpack, write, and digest what was written (a failed unpack shows as a wrong
+	// digest: dash has no pipefail).
+	cmd := fmt.Sprintf("command -v gzip >/dev/null || exit 127; gzip -dc %[1]s.gz | tee %[1]s | sha256sum && rm -f %[1]s.gz", shellQuote(path))
 	out, err := runOut(ctx, rs.conn, cmd, "unpack "+ds.Name)
 	if re, ok := err.(*remoteError); ok && re.Exit == 127 {
 		return rs.upload(ctx, ds.Name, ds.Data, ds.SHA256)

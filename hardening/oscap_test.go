@@ -65,8 +65,10 @@ func (c fakeConn) Run(ctx context.Context, cmd string, stdout, stderr io.Writer)
 		}
 		io.WriteString(stdout, probeDirMarker+"/tmp/hardenctl.AbC123\n")
 	case strings.HasPrefix(cmd, "command -v gzip"):
-		// gzip -dc P.gz >P && rm -f P.gz && sha256sum P
-		p := cmd[strings.LastIndex(cmd, " ")+1:]
+		// gzip -dc P.gz | tee P | sha256sum && rm -f P.gz
+		f := strings.Fields(cmd)
+		p := f[len(f)-1]
+		p = p[:len(p)-len(".gz")]
 		h.mu.Lock()
 		zr, err := gzip.NewReader(bytes.NewReader(h.files[p+".gz"]))
 		if err != nil {
@@ -396,5 +398,28 @@ func TestClassifyCanceled(t *testing.T) {
 	cancel()
 	if got := classify(parent, parent, errors.New("x")); got != StatusCanceled {
 		t.Errorf("got %s", got)
+	}
+}
+
+func TestScannerTailoringAndRemediateFlags(t *testing.T) {
+	h := &fakeHost{osRelease: debian12, oscapExit: 0}
+	p, _ := profiles.Builtin("standard")
+	p.Tailoring = "tailoring/node.xml"
+	s := &Scanner{Dialer: fakeDialer{"a": h}, Content: testContent(t), Profile: p, Tailoring: []byte("<Tailoring/>")}
+	r := s.Host(context.Background(), Host{Address: "a"})
+	if r.Status != StatusCompliant || r.Tailoring != "tailoring/node.xml" || r.Host != "a" {
+		t.Fatalf("%+v", r)
+	}
+	if string(h.files["/tmp/hardenctl.AbC123/tailoring.xml"]) != "<Tailoring/>" {
+		t.Error("tailoring not uploaded")
+	}
+	var eval string
+	for _, c := range h.commands {
+		if strings.Contains(c, "oscap xccdf eval") {
+			eval = c
+		}
+	}
+	if !strings.Contains(eval, "--tailoring-file tailoring.xml") || strings.Contains(eval, "timeout -s KILL") {
+		t.Errorf("eval without deadline: %s", eval)
 	}
 }
