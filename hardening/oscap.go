@@ -524,7 +524,7 @@ func (rs *remoteDir) uploadDatastream(ctx context.Context, ds Datastream) error 
 	// digest: dash has no pipefail).
 	cmd := fmt.Sprintf("command -v gzip >/dev/null || exit 127; gzip -dc %[1]s.gz | tee %[1]s | sha256sum && rm -f %[1]s.gz", shellQuote(path))
 	out, err := runOut(ctx, rs.conn, cmd, "unpack "+ds.Name)
-	if re, ok := err.(*remoteError); ok && re.Exit == 127 {
+	if re := (*remoteError)(nil); errors.As(err, &re) && re.Exit == 127 {
 		return rs.upload(ctx, ds.Name, ds.Data, ds.SHA256)
 	}
 	if err != nil {

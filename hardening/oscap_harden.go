@@ -3,6 +3,7 @@ package hardening
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"path"
@@ -208,7 +209,7 @@ for a in $addrs; do echo "== $a"; sshd -T -C user=%[1]s,host=$a,addr=$a || exit 
 // checkSSHD runs the guard command and returns, per peer address, why the user is refused.
 func checkSSHD(ctx context.Context, conn Conn, user string) (refused map[string]string, invalid bool, err error) {
 	out, err := runOut(ctx, conn, guardCommand(user), "check sshd configuration")
-	if re, ok := err.(*remoteError); ok && re.Exit == 3 {
+	if re := (*remoteError)(nil); errors.As(err, &re) && re.Exit == 3 {
 		return nil, true, nil
 	}
 	if err != nil {

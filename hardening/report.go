@@ -79,7 +79,8 @@ func NewSummary(runID, command, profile string, minScore float64, started time.T
 	return s
 }
 
-// WriteText writes the fleet table: one line per host, then a totals line.
+// WriteText writes the fleet table: one line per host (failed rules by severity; LOW also
+// counts rules of unknown severity), then a totals line.
 func (s Summary) WriteText(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
 	header := "HOST\tSTATUS\tSCORE\tHIGH\tMEDIUM\tLOW\tERROR"
