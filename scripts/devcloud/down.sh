@@ -46,5 +46,7 @@ if [ -n "$pids" ]; then
   # anything started meanwhile by a dying parent
   late=$(targets); [ -n "$late" ] && kill -KILL $late 2>/dev/null
 fi
+# the hosts behind real servers (py/hardenctl_virt.py): namespaces, veths, mirror
+OSDEV="$OSDEV" bash "$(dirname "${BASH_SOURCE[0]}")/servers/server.sh" down-all 2>/dev/null || true
 rm -rf "$OSDEV"
 echo "devcloud: stopped $(echo $pids | wc -w) processes and removed $OSDEV ($(( ($(date +%s%N) - T0) / 1000000 )) ms)"

@@ -19,7 +19,7 @@ DEMO_PW=${DEMO_PW:-demo}
 SVC_PW=${SVC_PW:-servicepass}
 DB_PW=${DB_PW:-dbpass}
 NOVA_HOST=${NOVA_HOST:-devcloud}
-COMPUTE_DRIVER=${COMPUTE_DRIVER:-fake.FakeDriver}
+COMPUTE_DRIVER=${COMPUTE_DRIVER:-hardenctl_virt.HardenctlDriver}   # servers are real hosts (py/hardenctl_virt.py)
 START_TIMEOUT=${START_TIMEOUT:-240}
 export OSDEV ADMIN_PW DEMO_PW SVC_PW
 
@@ -501,6 +501,9 @@ run nova-discover-hosts $BIN/nova-manage --config-file $ETC/nova/nova.conf --con
 step "flavors, images, demo network, demo quotas"
 run sample-data /usr/bin/python3 $PYPATH/devcloud_data.py sample
 cat $LOG/sample-data.out
+# shared network `platform` = the testhosts bridge, for real servers (platform.sh adds mirror + image)
+run platform-network /usr/bin/python3 $PYPATH/hardenctl_platform.py network
+cat $LOG/platform-network.out
 
 date -u +%FT%TZ > $RUN/up.done
 bash "$HERE/status.sh" -q || fail nova-compute "status.sh fails right after start"

@@ -133,7 +133,8 @@ class HardenctlDriver(fake.FakeDriver):
 
     @staticmethod
     def _address(network_info):
-        """'10.252.x.y/nn' of the first fixed IPv4 address on the bridge's network, or ''."""
+        """('10.252.x.y/nn', port MAC) of the first fixed IPv4 address on the bridge's
+        network, or ('', '')."""
         for vif in network_info or []:
             for subnet in (vif.get('network') or {}).get('subnets', []):
                 try:
@@ -143,8 +144,11 @@ class HardenctlDriver(fake.FakeDriver):
                 for ip in subnet.get('ips', []):
                     a = ipaddress.ip_address(ip['address'])
                     if a.version == 4 and a in BRIDGE_NET and net.subnet_of(BRIDGE_NET):
-                        return '%s/%d' % (a, net.prefixlen)
-        return ''
+                        mac = vif.get('address') or ''
+                        if not re.match(r'^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$', mac):
+                            mac = ''
+                        return '%s/%d' % (a, net.prefixlen), mac
+        return '', ''
 
     @staticmethod
     def _hostname(instance):
@@ -153,7 +157,7 @@ class HardenctlDriver(fake.FakeDriver):
             return name
         return (instance.hostname or 'server')[:63]
 
-    def _seed(self, instance, d, lower, addr):
+    def _seed(self, instance, d, lower, addr, mac):
         """State dir and the per-server files in the upper dir, before the first boot."""
         shutil.rmtree(d, ignore_errors=True)
         up = os.path.join(d, 'upper')
@@ -192,7 +196,7 @@ class HardenctlDriver(fake.FakeDriver):
                 os.chmod(ak, 0o600)
                 os.chown(s, uid, gid)
                 os.chown(ak, uid, gid)
-        for fn, val in (('name', name), ('addr', addr), ('lower', lower),
+        for fn, val in (('name', name), ('addr', addr), ('mac', mac), ('lower', lower),
                         ('image', instance.image_ref or '')):
             with open(os.path.join(d, fn), 'w') as f:
                 f.write(val + '\n' if fn != 'name' else val)
@@ -229,7 +233,7 @@ class HardenctlDriver(fake.FakeDriver):
             return
         d = self._dir(instance)
         try:
-            self._seed(instance, d, lower, self._address(network_info))
+            self._seed(instance, d, lower, *self._address(network_info))
             if power_on:
                 self._sh('start', instance.uuid)
         except Exception:

@@ -18,8 +18,9 @@
 #   server.sh status                 one line per server: uuid name address state pid
 #   server.sh down-all               destroy every server and stop the mirror (down.sh calls it)
 #   server.sh exec UUID cmd...       run cmd inside the host (nsenter)
-# State: $HCVIRT_STATE (default $OSDEV/servers)/UUID/{name,addr,lower,upper/,work/,pid,console.log}
-# The driver writes name, addr ("10.252.1.5/16" or empty), lower and the upper-dir seed files.
+# State: $HCVIRT_STATE (default $OSDEV/servers)/UUID/{name,addr,mac,lower,upper/,work/,pid,console.log}
+# The driver writes name, addr ("10.252.1.5/16" or empty), mac (the port's), lower and the
+# upper-dir seed files.
 set -euo pipefail
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 
@@ -53,7 +54,9 @@ net_up() {   # idempotent: bridge + bastion (hosts.sh instance $I), mirror
     # `hosts.sh up N` keeps targets 1..N running: pass the number it already has
     local n=0 d
     for d in "$THRUN"/hosts/h*/; do [ -d "$d" ] && n=$((n + 1)); done
-    HC_INSTANCE=$I TESTHOSTS=$TESTHOSTS bash "$HOSTS_SH" up "$n" 7>&- >&2
+    # without the test bed's process mark: the bastion belongs to testhosts, and devcloud's
+    # down.sh must not kill it (`make testhosts-down` stops it)
+    env -u HARDENCTL_DEVCLOUD HC_INSTANCE="$I" TESTHOSTS="$TESTHOSTS" bash "$HOSTS_SH" up "$n" 7>&- >&2
   fi
   mirror_up
 }
@@ -91,13 +94,11 @@ mirror_down() {
   ip netns del "$NSP-mirror" 2>/dev/null || true
 }
 
-pkill_ns() {   # kill every process whose network namespace is netns $1 (by inode)
-  local ino p
+pkill_ns() {   # kill every process in netns $1
+  local pids
   [ -e "/run/netns/$1" ] || return 0
-  ino=$(stat -L -c %i "/run/netns/$1")
-  for p in /proc/[0-9]*; do
-    [ "$(stat -L -c %i "$p/ns/net" 2>/dev/null)" = "$ino" ] && kill -KILL "${p#/proc/}" 2>/dev/null
-  done
+  pids=$(ip netns pids "$1" 2>/dev/null || true)
+  [ -n "$pids" ] && kill -KILL $pids 2>/dev/null
   return 0
 }
 
@@ -152,7 +153,7 @@ exec setpriv --bounding-set '"$DROP_CAPS"' /usr/sbin/sshd -D -e'
 }
 
 start() {   # start UUID: network namespace (kept across stop/start), then the host
-  local id=$1 d=$STATE/$1 ns veth addr i pid
+  local id=$1 d=$STATE/$1 ns veth addr mac i pid
   [ -f "$d/name" ] && [ -f "$d/lower" ] || die "$id: no prepared state in $d"
   is_up "$id" && return 0
   ns=$(ns_of "$id"); veth=$(veth_of "$id"); addr=$(cat "$d/addr" 2>/dev/null || true)
@@ -163,7 +164,9 @@ start() {   # start UUID: network namespace (kept across stop/start), then the h
     if [ -n "$addr" ]; then
       net_up
       ip -n "$BRNS" link del "$veth" 2>/dev/null || true
-      ip -n "$BRNS" link add "$veth" type veth peer name eth0 netns "$ns"
+      # the port's MAC: stable across rebuild, so neighbours' ARP caches stay right
+      mac=$(cat "$d/mac" 2>/dev/null || true)
+      ip -n "$BRNS" link add "$veth" type veth peer name eth0 ${mac:+address "$mac"} netns "$ns"
       ip -n "$BRNS" link set "$veth" master br0 up
       ip -n "$ns" addr add "$addr" dev eth0
       ip -n "$ns" link set eth0 up
