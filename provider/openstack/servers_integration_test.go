@@ -197,7 +197,8 @@ func ensurePlatform(ctx context.Context, t *testing.T, c *Client) images.Image {
 
 // TestRealServers boots a server from debian-12-base and checks it is a real host: host keys
 // on the console, SSH through the bastion verified against them, the mirror works and the
-// public archive does not; rebuild (new host key, same address), snapshot, delete.
+// public archive does not; rebuild (new host key, same address, disk wiped), stop, snapshot,
+// a server from the snapshot, start (disk kept), delete (namespace and state gone).
 func TestRealServers(t *testing.T) {
 	c := integrationClient(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
@@ -296,12 +297,21 @@ timeout 120 apt-get -q update 2>&1; echo "route: $(ip route get 151.101.2.132 2>
 	if out, err := ssh2.run(ctx, srv2.Address, "test ! -e /usr/bin/hello && echo wiped"); err != nil || !strings.Contains(out, "wiped") {
 		t.Errorf("rebuild did not wipe the root disk: %v %s", err, out)
 	}
-	if _, err := ssh2.run(ctx, srv2.Address, "echo snapshot-marker > /root/marker"); err != nil {
+	// what the image pipeline does before its snapshot: host keys out, marker in, power off
+	if _, err := ssh2.run(ctx, srv2.Address, "rm -f /etc/ssh/ssh_host_* && echo snapshot-marker > /root/marker"); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("rebuild: SSH-able with the new key after %v", tRebuild.Round(time.Millisecond))
+	t3 := time.Now()
+	if err := c.StopServer(ctx, sid); err != nil {
+		t.Fatal(err)
+	}
+	tStop := time.Since(t3)
+	if _, err := ssh2.run(ctx, srv2.Address, "true"); err == nil {
+		t.Errorf("stopped server %s still answers SSH", srv2.Address)
+	}
 
-	// snapshot: an active image whose data is the host's root
+	// snapshot (of the stopped server): an active image whose data is the host's root
 	t2 := time.Now()
 	imgID, err := c.Snapshot(ctx, sid, id+"-snap", map[string]string{"hardenctl_test": id})
 	if err != nil {
@@ -319,10 +329,53 @@ timeout 120 apt-get -q update 2>&1; echo "route: $(ip route get 151.101.2.132 2>
 	if im.SizeBytes < 20<<20 {
 		t.Errorf("snapshot image is %d bytes: want a root filesystem archive", im.SizeBytes)
 	}
+	t.Logf("stop: %v; snapshot: image %s active after %v, %d MB", tStop.Round(time.Millisecond), imgID, tSnap.Round(time.Millisecond), im.SizeBytes>>20)
+
+	// a server booted from the snapshot has the marker and fresh host keys
+	sid2, err := c.CreateServer(ctx, images.ServerSpec{Name: id + "-b", ImageID: imgID, Flavor: "m1.small", Network: "platform", KeyName: id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.DeleteServer(context.Background(), sid2)
+	srv3, err := c.WaitServer(ctx, sid2, "ACTIVE")
+	if err != nil {
+		t.Fatal(err)
+	}
+	key3, _ := waitConsoleKeys(ctx, t, c, sid2)
+	ssh3 := newRealSSH(t, srv3.Address, key3)
+	sctx, scancel = context.WithTimeout(ctx, 2*time.Minute)
+	_, err = ssh3.waitSSH(sctx, srv3.Address)
+	scancel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := ssh3.run(ctx, srv3.Address, "cat /root/marker; hostname"); err != nil || out != "snapshot-marker\n"+id+"-b\n" {
+		t.Errorf("server from the snapshot: %q %v", out, err)
+	}
+	if err := c.DeleteServer(ctx, sid2); err != nil {
+		t.Error(err)
+	}
+
+	// power on: same disk (marker), new host key (the old one was removed), same address
+	t4 := time.Now()
+	if err := servers.Start(ctx, c.compute, sid).ExtractErr(); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := c.WaitServer(ctx, sid, "ACTIVE"); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("snapshot: image %s active after %v, %d MB", imgID, tSnap.Round(time.Millisecond), im.SizeBytes>>20)
+	key4, _ := waitConsoleKeys(ctx, t, c, sid)
+	ssh4 := newRealSSH(t, srv2.Address, key4)
+	sctx, scancel = context.WithTimeout(ctx, 2*time.Minute)
+	_, err = ssh4.waitSSH(sctx, srv2.Address)
+	scancel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("start: SSH-able after %v", time.Since(t4).Round(time.Millisecond))
+	if out, err := ssh4.run(ctx, srv2.Address, "cat /root/marker"); err != nil || out != "snapshot-marker\n" {
+		t.Errorf("power off/on lost the disk: %q %v", out, err)
+	}
 
 	// delete: the host, its namespace and its state are gone
 	if err := c.DeleteServer(ctx, sid); err != nil {
@@ -337,7 +390,7 @@ timeout 120 apt-get -q update 2>&1; echo "route: $(ip route get 151.101.2.132 2>
 	if _, err := os.Stat(filepath.Join(devcloudDir(), "servers", sid)); !os.IsNotExist(err) {
 		t.Errorf("state of deleted server %s still there (%v)", sid, err)
 	}
-	if _, err := ssh2.run(ctx, srv2.Address, "true"); err == nil {
+	if _, err := ssh4.run(ctx, srv2.Address, "true"); err == nil {
 		t.Errorf("deleted server %s still answers SSH", srv2.Address)
 	}
 }
