@@ -2,7 +2,8 @@
 # platform.sh - what real servers on the test bed need, after up.sh and testhosts/prepare.sh.
 # Idempotent; every part looks first and builds only what is missing.
 #
-#   platform.sh [all]    network + mirror + image
+#   platform.sh [all]    network + mirror + serve + image
+#   platform.sh serve    bridge + bastion (hosts.sh instance 0) + the mirror's HTTP server, if absent
 #   platform.sh network  Neutron network `platform` (shared, 10.252.0.0/16 = the testhosts bridge)
 #   platform.sh mirror   Debian package repository $TESTHOSTS/mirror/debian (apt-ftparchive) from
 #                        prepare.sh's debootstrap cache + $MIRROR_EXTRA (apt-get download); served
@@ -66,10 +67,14 @@ image() {
   /usr/bin/python3 "$HERE/py/hardenctl_platform.py" image "$IMAGE" "$tgz"
 }
 
+serve() {   # bridge + bastion + the mirror's http server (server.sh; spawns do it too)
+  bash "$HERE/servers/server.sh" net-up
+}
+
 case "${1:-all}" in
   network) network ;;
   mirror) mirror ;;
   image) image ;;
-  all) network; mirror; image ;;
+  all) network; mirror; serve; image ;;
   *) sed -n '2,16p' "$0"; exit 1 ;;
 esac

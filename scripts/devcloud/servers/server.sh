@@ -64,8 +64,10 @@ net_up() {   # idempotent: bridge + bastion (hosts.sh instance $I), mirror
 mirror_up() {   # python3 -m http.server in namespace $NSP-mirror at 10.252.0.2:8080, if built
   [ -f "$MIRROR_DIR/debian/dists/bookworm/Release" ] || return 0
   local ns=$NSP-mirror pidf=$STATE/mirror.pid
-  if [ -f "$pidf" ] && running "$(cat "$pidf")"; then return 0; fi
-  if [ ! -e "/run/netns/$ns" ] || ! ip -n "$ns" -br addr show eth0 2>/dev/null | grep -q "$MIRROR_ADDR/"; then
+  if [ -e "/run/netns/$ns" ] && ip -n "$ns" -br addr show eth0 2>/dev/null | grep -q "$MIRROR_ADDR/"; then
+    [ -f "$pidf" ] && running "$(cat "$pidf")" && return 0
+  else   # (re)plumb; the veth goes when the bridge's namespace goes (`hosts.sh down`)
+    pkill_ns "$ns"
     ip netns del "$ns" 2>/dev/null || true
     ip -n "$BRNS" link del "m$NSP" 2>/dev/null || true
     ip netns add "$ns"
@@ -161,16 +163,17 @@ start() {   # start UUID: network namespace (kept across stop/start), then the h
   if [ ! -e "/run/netns/$ns" ]; then
     ip netns add "$ns"
     ip -n "$ns" link set lo up
-    if [ -n "$addr" ]; then
-      net_up
-      ip -n "$BRNS" link del "$veth" 2>/dev/null || true
-      # the port's MAC: stable across rebuild, so neighbours' ARP caches stay right
-      mac=$(cat "$d/mac" 2>/dev/null || true)
-      ip -n "$BRNS" link add "$veth" type veth peer name eth0 ${mac:+address "$mac"} netns "$ns"
-      ip -n "$BRNS" link set "$veth" master br0 up
-      ip -n "$ns" addr add "$addr" dev eth0
-      ip -n "$ns" link set eth0 up
-    fi
+  fi
+  # (re)plumb: the veth goes when the bridge's namespace goes (`hosts.sh down` of instance $I)
+  if [ -n "$addr" ] && ! ip -n "$ns" link show eth0 >/dev/null 2>&1; then
+    net_up
+    ip -n "$BRNS" link del "$veth" 2>/dev/null || true
+    # the port's MAC: stable across rebuild, so neighbours' ARP caches stay right
+    mac=$(cat "$d/mac" 2>/dev/null || true)
+    ip -n "$BRNS" link add "$veth" type veth peer name eth0 ${mac:+address "$mac"} netns "$ns"
+    ip -n "$BRNS" link set "$veth" master br0 up
+    ip -n "$ns" addr add "$addr" dev eth0
+    ip -n "$ns" link set eth0 up
   fi
   setsid ip netns exec "$ns" unshare --mount --uts --ipc --pid --fork --kill-child=SIGKILL \
       --propagation private "$SELF" _inner "$id" >>"$d/console.log" 2>&1 </dev/null 7>&- 8>&- 9>&- &
