@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/hardenctl/hardenctl/config"
 	"github.com/hardenctl/hardenctl/hardening"
 	"github.com/hardenctl/hardenctl/profiles"
 )
@@ -45,6 +46,15 @@ type scanOptions struct {
 	reportDir   string
 	json        bool
 	junit       string
+
+	// From the configuration (-C): its servers by fleet or zone, its settings as defaults.
+	configFlags
+	cloudFlags
+	fleets []string
+	zones  []string
+	cfg    *config.Config
+	// inventory are the hosts found through the cloud (--fleet, --zone).
+	inventory []hardening.Host
 }
 
 func newScanCmd(g *globals) *cobra.Command   { return newOscapCmd(g, false) }
@@ -69,6 +79,17 @@ Exit status: 0 all hosts scanned and at or above --min-score; 2 a host scored be
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if !cmd.Flags().Changed("min-score") {
 				o.minScore = -1 // the profile's
+			}
+			if err := o.fromConfig(g, cmd.Flags().Changed); err != nil {
+				return err
+			}
+			if len(o.fleets)+len(o.zones) > 0 {
+				hosts, known, cleanup, err := fleetHosts(cmd.Context(), g, o)
+				if err != nil {
+					return err
+				}
+				defer cleanup()
+				o.inventory, o.knownHosts = hosts, known
 			}
 			return runOscap(cmd.Context(), g, o, newSSHDialer)
 		},
@@ -104,6 +125,10 @@ Exit status as for scan: 0 passed, 2 below --min-score, 3 a host failed, 1 comma
 	f.StringVar(&o.reportDir, "report-dir", "reports", "parent of the run directories")
 	f.BoolVar(&o.json, "json", false, "print the summary as JSON")
 	f.StringVar(&o.junit, "junit", "", "also write JUnit XML to this file")
+	f.StringArrayVar(&o.fleets, "fleet", nil, "scan the servers of this fleet of the configuration (repeatable)")
+	f.StringArrayVar(&o.zones, "zone", nil, "scan the servers of the fleets in this zone of the configuration (repeatable)")
+	o.configFlags.register(cmd)
+	o.cloudFlags.register(cmd)
 	return cmd
 }
 
@@ -117,10 +142,11 @@ func runOscap(ctx context.Context, g *globals, o scanOptions, newDialer dialerFa
 	if err != nil {
 		return err
 	}
+	hosts = append(hosts, o.inventory...)
 	if len(hosts) == 0 {
-		return fmt.Errorf("no hosts: give --host or --hosts-file")
+		return fmt.Errorf("no hosts: give --host, --hosts-file, --fleet or --zone")
 	}
-	prof, err := profiles.Builtin(o.profile)
+	prof, err := o.resolveProfile()
 	if err != nil {
 		return err
 	}

@@ -29,10 +29,8 @@ func (c *Client) ObserveServers(ctx context.Context, ownerTags []string) ([]plan
 	}
 	out := make([]plan.ObservedServer, 0, len(all))
 	for _, s := range all {
-		o := plan.ObservedServer{ID: s.ID, Name: s.Name, Status: s.Status}
-		if id, ok := s.Image["id"].(string); ok {
-			o.ImageID = id
-		}
+		srv := toServer(&s)
+		o := plan.ObservedServer{ID: s.ID, Name: s.Name, Status: s.Status, ImageID: srv.ImageID, Address: srv.Address}
 		if s.Tags != nil {
 			o.Tags = *s.Tags
 		}
