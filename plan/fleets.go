@@ -44,7 +44,7 @@ type ObservedServer struct {
 	ID      string   `json:"id"`
 	Name    string   `json:"name"`
 	Status  string   `json:"status"`
-	ImageID string   `json:"image_id"` // empty for a volume-backed server
+	ImageID string   `json:"image_id"`          // empty for a volume-backed server
 	Address string   `json:"address,omitempty"` // first fixed IPv4 address
 	Tags    []string `json:"tags"`
 }
