@@ -10,7 +10,7 @@ export TESTHOSTS ?= /tmp/hardenctl-testhosts
 
 BIN := bin/hardenctl
 
-.PHONY: all build deps devcloud-up devcloud-down testhosts-up testhosts-down test unit demo bench fuzz clean
+.PHONY: all build deps devcloud-up devcloud-down testhosts-up testhosts-down platform-up test unit demo bench fuzz clean
 
 all: build
 
@@ -32,17 +32,21 @@ testhosts-up:
 testhosts-down:
 	bash scripts/testhosts/down.sh
 
+# The test bed's platform network, package mirror and debian-12-base image (needs both above).
+platform-up: devcloud-up testhosts-up
+	bash scripts/devcloud/platform.sh
+
 # The whole suite, integration included: it brings up what it needs first.
-test: build devcloud-up testhosts-up
+test: build devcloud-up testhosts-up platform-up
 	go vet ./...
 	HARDENCTL_INTEGRATION=1 OS_CLIENT_CONFIG_FILE=$(OSDEV)/clouds.yaml \
-	  go test -count=1 -timeout 70m ./...
+	  go test -count=1 -p 1 -timeout 75m ./...
 
 # Unit tests only: no test bed.
 unit:
 	go test -count=1 ./...
 
-demo: build devcloud-up
+demo: build devcloud-up testhosts-up platform-up
 	bash scripts/demo.sh
 
 bench: build devcloud-up
