@@ -315,6 +315,12 @@ func (c *sshConn) Run(ctx context.Context, cmd string, stdout, stderr io.Writer)
 		return -1, fmt.Errorf("run on %s: open session: %w", c.name, err)
 	}
 	defer sess.Close()
+	if stdout != nil && stdout == stderr {
+		// Both streams are copied by goroutines of their own: one writer for both must not
+		// be written concurrently (a bytes.Buffer loses data), as os/exec also guards.
+		w := &lockedWriter{w: stdout}
+		stdout, stderr = w, w
+	}
 	sess.Stdout = stdout
 	sess.Stderr = stderr
 	stdin, err := sess.StdinPipe()
@@ -339,6 +345,19 @@ func (c *sshConn) Run(ctx context.Context, cmd string, stdout, stderr io.Writer)
 		sess.Close()
 		return -1, ctx.Err()
 	}
+}
+
+// lockedWriter serializes writes from the stdout and stderr copiers. It hides the writer's
+// io.ReaderFrom, which io.Copy would otherwise call concurrently.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 func exitStatus(name string, err error) (int, error) {

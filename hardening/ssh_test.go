@@ -222,6 +222,25 @@ func TestSSHRunExitStatusAndQuoting(t *testing.T) {
 	}
 }
 
+// TestSSHRunOneWriterForBothStreams: a caller may pass one buffer as stdout and stderr (as
+// with 2>&1); the two copiers must not lose each other's output.
+func TestSSHRunOneWriterForBothStreams(t *testing.T) {
+	u := newSSHUnit(t, true)
+	c, err := u.dial(t, u.config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 20; i++ {
+		var out bytes.Buffer
+		if _, err := c.Run(context.Background(), `echo to-stdout; echo to-stderr >&2`, &out, &out); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(out.String(), "to-stdout\n") || !strings.Contains(out.String(), "to-stderr\n") {
+			t.Fatalf("run %d: combined output %q lost a stream", i, out.String())
+		}
+	}
+}
+
 func TestSSHRunContextKillsCommand(t *testing.T) {
 	u := newSSHUnit(t, true)
 	c, err := u.dial(t, u.config())
