@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gophercloud/gophercloud/v2"
@@ -35,6 +36,9 @@ type Client struct {
 	image     *gophercloud.ServiceClient // nil when the catalog has no image service
 	projectID string                     // the token's project: every list is scoped to it, even for admins
 	logger    *slog.Logger
+	// lookups caches flavor and network ids by name for the client's life (one command):
+	// a fleet of 20 servers looks each up once, not 20 times.
+	lookups sync.Map
 }
 
 // New authenticates and finds the services in the catalog. Errors never contain secrets.

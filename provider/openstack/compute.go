@@ -198,6 +198,9 @@ func (c *Client) Snapshot(ctx context.Context, serverID, name string, metadata m
 }
 
 func (c *Client) flavorID(ctx context.Context, nameOrID string) (string, error) {
+	if id, ok := c.lookups.Load("flavor:" + nameOrID); ok {
+		return id.(string), nil
+	}
 	pages, err := flavors.ListDetail(c.compute, flavors.ListOpts{AccessType: flavors.AllAccess}).AllPages(ctx)
 	if err != nil {
 		return "", fmt.Errorf("list flavors: %w", err)
@@ -209,6 +212,7 @@ func (c *Client) flavorID(ctx context.Context, nameOrID string) (string, error) 
 	var names []string
 	for _, f := range all {
 		if f.ID == nameOrID || f.Name == nameOrID {
+			c.lookups.Store("flavor:"+nameOrID, f.ID)
 			return f.ID, nil
 		}
 		names = append(names, f.Name)
@@ -217,6 +221,9 @@ func (c *Client) flavorID(ctx context.Context, nameOrID string) (string, error) 
 }
 
 func (c *Client) networkID(ctx context.Context, nameOrID string) (string, error) {
+	if id, ok := c.lookups.Load("network:" + nameOrID); ok {
+		return id.(string), nil
+	}
 	pages, err := networks.List(c.network, networks.ListOpts{}).AllPages(ctx)
 	if err != nil {
 		return "", fmt.Errorf("list networks: %w", err)
@@ -228,6 +235,7 @@ func (c *Client) networkID(ctx context.Context, nameOrID string) (string, error)
 	var names []string
 	for _, n := range all {
 		if n.ID == nameOrID || n.Name == nameOrID {
+			c.lookups.Store("network:"+nameOrID, n.ID)
 			return n.ID, nil
 		}
 		names = append(names, n.Name)
