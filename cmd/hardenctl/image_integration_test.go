@@ -35,9 +35,10 @@ func testhostsDir() string {
 	return "/tmp/hardenctl-testhosts"
 }
 
-// imageConfig writes a configuration with one image block "node" built from debian-12-base
-// on the platform network, with the test bed's mirror, gated at minScore.
-func imageConfig(t testing.TB, name string, minScore float64) string {
+// testbedAccess is the ssh, bastion and compliance part of a configuration that reaches the
+// test bed's servers: the operator key and known_hosts of scripts/testhosts, the bastion of
+// instance 0, the Debian 12 content, reports under reportDir.
+func testbedAccess(t testing.TB, reportDir string) string {
 	t.Helper()
 	th := testhostsDir()
 	for _, f := range []string{"keys/id_ed25519", "run/known_hosts", "content/ssg-debian12-ds.xml"} {
@@ -45,10 +46,7 @@ func imageConfig(t testing.TB, name string, minScore float64) string {
 			t.Fatalf("the test hosts are not prepared (make testhosts-up): %v", err)
 		}
 	}
-	dir := t.TempDir()
-	hcl := fmt.Sprintf(`name = %q
-
-ssh {
+	return fmt.Sprintf(`ssh {
   user           = "root"
   identity_files = [%q]
   known_hosts    = %q
@@ -64,8 +62,19 @@ bastion {
 compliance {
   content_dir = %q
   report_dir  = %q
+  profile     = "standard"
+}
+`, filepath.Join(th, "keys/id_ed25519"), filepath.Join(th, "run/known_hosts"), filepath.Join(th, "content"), reportDir)
 }
 
+// imageConfig writes a configuration with one image block "node" built from debian-12-base
+// on the platform network, with the test bed's mirror, gated at minScore.
+func imageConfig(t testing.TB, name string, minScore float64) string {
+	t.Helper()
+	dir := t.TempDir()
+	hcl := fmt.Sprintf(`name = %q
+
+%s
 mirror "debian" {
   kind    = "apt"
   url     = "http://10.252.0.2:8080/debian"
@@ -83,7 +92,7 @@ image "node" {
   profile   = "standard"
   min_score = %g
 }
-`, name, filepath.Join(th, "keys/id_ed25519"), filepath.Join(th, "run/known_hosts"), filepath.Join(th, "content"), filepath.Join(dir, "reports"), minScore)
+`, name, testbedAccess(t, filepath.Join(dir, "reports")), minScore)
 	if err := os.WriteFile(filepath.Join(dir, "main.hcl"), []byte(hcl), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -37,24 +37,7 @@ func TestScanFleetFromConfig(t *testing.T) {
 	dir := t.TempDir()
 	hcl := fmt.Sprintf(`name = %q
 
-ssh {
-  user           = "root"
-  identity_files = [%q]
-  known_hosts    = %q
-  use_agent      = false
-}
-
-bastion {
-  allow_from = ["10.251.0.0/16"]
-  address    = "10.251.0.2"
-}
-
-compliance {
-  content_dir = %q
-  report_dir  = %q
-  profile     = "standard"
-}
-
+%s
 zone "data" {}
 
 fleet "db" {
@@ -65,7 +48,7 @@ fleet "db" {
   network  = "platform"
   key_pair = %q
 }
-`, name, filepath.Join(th, "keys/id_ed25519"), filepath.Join(th, "run/known_hosts"), filepath.Join(th, "content"), filepath.Join(dir, "reports"), name)
+`, name, testbedAccess(t, filepath.Join(dir, "reports")), name)
 	if err := os.WriteFile(filepath.Join(dir, "main.hcl"), []byte(hcl), 0o644); err != nil {
 		t.Fatal(err)
 	}
