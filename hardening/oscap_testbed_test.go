@@ -63,22 +63,31 @@ func startTestbed(t testing.TB, instance, n int) *testbed {
 			t.Errorf("hosts.sh down: %v\n%s", err, out)
 		}
 	})
-	f, err := os.Open(tb.run + "/hosts.txt")
+	tb.hosts, tb.bastion = readRunDir(t, tb.run)
+	return tb
+}
+
+// readRunDir reads what hosts.sh up wrote into an instance's run directory: the targets
+// (hosts.txt, "NAME ADDRESS" lines) and the bastion's address (bastion.txt).
+func readRunDir(t testing.TB, run string) ([]Host, string) {
+	t.Helper()
+	f, err := os.Open(run + "/hosts.txt")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
+	var hosts []Host
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		name, addr, _ := strings.Cut(sc.Text(), " ")
-		tb.hosts = append(tb.hosts, Host{Name: name, Address: addr})
+		hosts = append(hosts, Host{Name: name, Address: addr})
 	}
-	b, err := os.ReadFile(tb.run + "/bastion.txt")
+	b, err := os.ReadFile(run + "/bastion.txt")
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, tb.bastion, _ = strings.Cut(strings.TrimSpace(string(b)), " ")
-	return tb
+	_, bastion, _ := strings.Cut(strings.TrimSpace(string(b)), " ")
+	return hosts, bastion
 }
 
 func (tb *testbed) script(args ...string) (string, error) {

@@ -1,13 +1,11 @@
 package hardening
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 )
@@ -40,12 +38,7 @@ func sshIntegration(t *testing.T) {
 	}
 }
 
-func sshBedDir() string {
-	if d := os.Getenv("TESTHOSTS"); d != "" {
-		return d
-	}
-	return "/tmp/hardenctl-testhosts"
-}
+func sshBedDir() string { return testHostsDir() }
 
 func sshBedScript(t *testing.T, instance int, name string, args ...string) (string, error) {
 	t.Helper()
@@ -84,21 +77,7 @@ func startSSHBed(t *testing.T, instance, n int) *sshBed {
 	b := &sshBed{instance: instance, dir: sshBedDir(), run: fmt.Sprintf("%s/run-%d", sshBedDir(), instance)}
 	b.knownHosts = b.run + "/known_hosts"
 	b.key = b.dir + "/keys/id_ed25519"
-	f, err := os.Open(b.run + "/hosts.txt")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		name, addr, _ := strings.Cut(sc.Text(), " ")
-		b.hosts = append(b.hosts, Host{Name: name, Address: addr})
-	}
-	bt, err := os.ReadFile(b.run + "/bastion.txt")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, b.bastion, _ = strings.Cut(strings.TrimSpace(string(bt)), " ")
+	b.hosts, b.bastion = readRunDir(t, b.run)
 	if len(b.hosts) != n || b.bastion == "" {
 		t.Fatalf("hosts.txt has %d hosts, bastion %q", len(b.hosts), b.bastion)
 	}

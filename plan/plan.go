@@ -294,9 +294,6 @@ func Diff(desired []Group, obs *Observed) *Plan {
 	others := append([]ObservedGroup(nil), obs.Others...)
 	sort.Slice(others, func(i, j int) bool { return others[i].ID < others[j].ID })
 	for _, g := range others {
-		if !wanted[g.Name] && len(desired) > 0 {
-			continue
-		}
 		p.Conflicts = append(p.Conflicts, Conflict{Kind: KindGroup, Name: g.Name, ID: g.ID, Address: addressOf(desired, g.Name),
 			Detail: "a security group of this name exists without hardenctl's ownership tags: hardenctl will not change or delete it, and manages its own group of the same name beside it"})
 	}

@@ -113,8 +113,7 @@ func (c *Client) SetImageProperties(ctx context.Context, id string, props map[st
 
 // DeactivateImage makes an image unusable for new servers while keeping it.
 func (c *Client) DeactivateImage(ctx context.Context, id string) error {
-	resp, err := c.image.Post(ctx, c.image.ServiceURL("images", id, "actions", "deactivate"), nil, nil, &gophercloud.RequestOpts{OkCodes: []int{http.StatusNoContent}})
-	_ = resp
+	_, err := c.image.Post(ctx, c.image.ServiceURL("images", id, "actions", "deactivate"), nil, nil, &gophercloud.RequestOpts{OkCodes: []int{http.StatusNoContent}})
 	if err != nil {
 		return fmt.Errorf("deactivate image %s: %w", id, err)
 	}
