@@ -210,6 +210,26 @@ func elementExprs(expr hcl.Expression) ([]hcl.Expression, bool) {
 	return exprs, true
 }
 
+// eachElement calls fn with each element of a literal list, evaluated on its own so that a
+// diagnostic points at the element; when the expression is not a literal list, fn gets v,
+// the whole value, once.
+func (d *decoder) eachElement(v cty.Value, exprs []hcl.Expression, isList bool, fn func(cty.Value, hcl.Range) hcl.Diagnostics) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	for _, expr := range exprs {
+		ev := v
+		if isList {
+			var eDiags hcl.Diagnostics
+			ev, eDiags = d.eval(expr)
+			diags = append(diags, eDiags...)
+			if eDiags.HasErrors() || !ev.IsWhollyKnown() {
+				continue
+			}
+		}
+		diags = append(diags, fn(ev, expr.Range())...)
+	}
+	return diags
+}
+
 // decodePorts reads ports: a port, "N-M", or a list of them.
 func (d *decoder) decodePorts(attr *hcl.Attribute) ([]PortRange, hcl.Diagnostics) {
 	v, diags := d.eval(attr.Expr)
@@ -222,20 +242,11 @@ func (d *decoder) decodePorts(attr *hcl.Attribute) ([]PortRange, hcl.Diagnostics
 			"Leave ports out to allow every port; an empty list allows none."))
 	}
 	var ports []PortRange
-	for _, expr := range exprs {
-		ev := v
-		if isList {
-			var eDiags hcl.Diagnostics
-			ev, eDiags = d.eval(expr)
-			diags = append(diags, eDiags...)
-			if eDiags.HasErrors() || !ev.IsWhollyKnown() {
-				continue
-			}
-		}
-		ps, pDiags := portsFromValue(ev, expr.Range())
-		diags = append(diags, pDiags...)
+	diags = append(diags, d.eachElement(v, exprs, isList, func(ev cty.Value, rng hcl.Range) hcl.Diagnostics {
+		ps, pDiags := portsFromValue(ev, rng)
 		ports = append(ports, ps...)
-	}
+		return pDiags
+	})...)
 	if !diags.HasErrors() && len(ports) == 0 {
 		diags = append(diags, errorAt(attr.Expr.Range(), "Empty ports list",
 			"Leave ports out to allow every port; an empty list allows none."))
@@ -307,20 +318,11 @@ func (d *decoder) decodePeers(attr *hcl.Attribute, need string) ([]Peer, hcl.Dia
 	}
 	exprs, isList := elementExprs(attr.Expr)
 	var peers []Peer
-	for _, expr := range exprs {
-		ev := v
-		if isList {
-			var eDiags hcl.Diagnostics
-			ev, eDiags = d.eval(expr)
-			diags = append(diags, eDiags...)
-			if eDiags.HasErrors() || !ev.IsWhollyKnown() {
-				continue
-			}
-		}
-		ps, pDiags := d.peersFromValue(ev, expr.Range())
-		diags = append(diags, pDiags...)
+	diags = append(diags, d.eachElement(v, exprs, isList, func(ev cty.Value, rng hcl.Range) hcl.Diagnostics {
+		ps, pDiags := d.peersFromValue(ev, rng)
 		peers = append(peers, ps...)
-	}
+		return pDiags
+	})...)
 	if !diags.HasErrors() && len(peers) == 0 {
 		diags = append(diags, errorAt(attr.Expr.Range(), "No peers", "%s", need))
 	}
