@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"sync"
 	"time"
@@ -34,16 +35,9 @@ func (b *bastion) client(ctx context.Context) (*ssh.Client, error) {
 		return b.conn, nil
 	}
 	start := time.Now()
-	ctx, cancel := context.WithTimeout(ctx, b.d.cfg.ConnectTimeout)
-	defer cancel()
-	var dl net.Dialer
-	nc, err := dl.DialContext(ctx, "tcp", b.addr)
+	c, err := b.connect(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("connect to bastion %s: %w", b.addr, timeoutCause(ctx, err))
-	}
-	c, err := handshake(ctx, nc, b.addr, b.d.clientConfig(b.cfg.User, b.d.bastionAuth, b.addr))
-	if err != nil {
-		return nil, fmt.Errorf("ssh to bastion %s@%s: %w", b.cfg.User, b.addr, err)
+		return nil, err
 	}
 	b.conn = c
 	dead := make(chan struct{})
@@ -63,6 +57,51 @@ func (b *bastion) client(ctx context.Context) (*ssh.Client, error) {
 	}()
 	b.d.logger.Debug("bastion connected", logKeyBastion, b.addr, logKeyElapsed, time.Since(start))
 	return c, nil
+}
+
+// connect opens a new connection to the bastion with its own user and keys, verifying its host
+// key.
+func (b *bastion) connect(ctx context.Context) (*ssh.Client, error) {
+	ctx, cancel := context.WithTimeout(ctx, b.d.cfg.ConnectTimeout)
+	defer cancel()
+	var dl net.Dialer
+	nc, err := dl.DialContext(ctx, "tcp", b.addr)
+	if err != nil {
+		return nil, fmt.Errorf("connect to bastion %s: %w", b.addr, timeoutCause(ctx, err))
+	}
+	c, err := handshake(ctx, nc, b.addr, b.d.clientConfig(b.cfg.User, b.d.bastionAuth, b.addr))
+	if err != nil {
+		return nil, fmt.Errorf("ssh to bastion %s@%s: %w", b.cfg.User, b.addr, err)
+	}
+	return c, nil
+}
+
+// proveForwarding connects to the bastion afresh (not the shared connection: sshd applies a
+// changed configuration to new connections only), opens a direct-tcpip channel to probe as the
+// bastion sees it, and reads an SSH banner from it.
+func (b *bastion) proveForwarding(ctx context.Context, probe string) error {
+	ctx, cancel := context.WithTimeout(ctx, b.d.cfg.ConnectTimeout)
+	defer cancel()
+	c, err := b.connect(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	stop := context.AfterFunc(ctx, func() { c.Close() }) // forwarded conns have no deadlines
+	defer stop()
+	nc, err := c.DialContext(ctx, "tcp", probe)
+	if err != nil {
+		return fmt.Errorf("bastion %s@%s: forward to %s: %w", b.cfg.User, b.addr, probe, timeoutCause(ctx, err))
+	}
+	defer nc.Close()
+	banner := make([]byte, 4)
+	if _, err := io.ReadFull(nc, banner); err != nil {
+		return fmt.Errorf("bastion %s@%s: read the SSH banner of %s through it: %w", b.cfg.User, b.addr, probe, timeoutCause(ctx, err))
+	}
+	if string(banner) != "SSH-" {
+		return fmt.Errorf("bastion %s@%s: %s answered %q through it, not an SSH banner", b.cfg.User, b.addr, probe, banner)
+	}
+	return nil
 }
 
 // Keepalives on the bastion connection: long oscap runs send nothing for minutes, and a

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -60,6 +61,8 @@ type SSHDialer struct {
 	sudo        bool
 
 	bastion *bastion // nil without a bastion
+	// forwardProbe is where ProveBastionForwarding forwards to, as the bastion sees it.
+	forwardProbe string
 }
 
 var _ Dialer = (*SSHDialer)(nil)
@@ -87,7 +90,7 @@ func NewDialer(ctx context.Context, cfg SSHConfig, logger *slog.Logger) (*SSHDia
 	if err != nil {
 		return nil, fmt.Errorf("ssh: %w", err)
 	}
-	d := &SSHDialer{cfg: cfg, logger: logger, hostKeys: hk, sudo: cfg.Sudo && cfg.User != "root"}
+	d := &SSHDialer{cfg: cfg, logger: logger, hostKeys: hk, sudo: cfg.Sudo && cfg.User != "root", forwardProbe: defaultForwardProbe}
 
 	var agentSigners func() ([]ssh.Signer, error)
 	if cfg.UseAgent {
@@ -182,7 +185,51 @@ func (d *SSHDialer) clientConfig(user string, auth []ssh.AuthMethod, addr string
 	}
 }
 
-// Dial connects to h (through the bastion when configured), verifying its host key.
+// IsBastion reports whether h is the configured bastion: the same host and port (22 when
+// none is given). A name and an address of the same machine are different hosts here.
+func (d *SSHDialer) IsBastion(h Host) bool {
+	return d.bastion != nil && sameAddr(withPort(h.Address), d.bastion.addr)
+}
+
+// BastionUser is the user the bastion's own connections log in as (empty without a bastion).
+func (d *SSHDialer) BastionUser() string {
+	if d.bastion == nil {
+		return ""
+	}
+	return d.bastion.cfg.User
+}
+
+// defaultForwardProbe is the bastion's own sshd, as the bastion sees it.
+const defaultForwardProbe = "127.0.0.1:22"
+
+// ProveBastionForwarding proves that a new bastion connection (its user and keys, its host key
+// verified) may forward: it opens a direct-tcpip channel to 127.0.0.1:22 as the bastion sees
+// it and reads the "SSH-" banner.
+func (d *SSHDialer) ProveBastionForwarding(ctx context.Context) error {
+	if d.bastion == nil {
+		return errors.New("no bastion configured")
+	}
+	return d.bastion.proveForwarding(ctx, d.forwardProbe)
+}
+
+// sameAddr compares two host:port addresses: IP addresses by value, names without case.
+func sameAddr(a, b string) bool {
+	ha, pa, errA := net.SplitHostPort(a)
+	hb, pb, errB := net.SplitHostPort(b)
+	if errA != nil || errB != nil || pa != pb {
+		return a == b
+	}
+	ia, errA := netip.ParseAddr(ha)
+	ib, errB := netip.ParseAddr(hb)
+	if errA == nil && errB == nil {
+		return ia.Unmap() == ib.Unmap()
+	}
+	return strings.EqualFold(ha, hb)
+}
+
+// Dial connects to h (through the bastion when configured), verifying its host key. The
+// bastion itself, as a target, is dialed directly with the targets' user and keys: through
+// itself, it would depend on the forwarding that hardening it may cut.
 func (d *SSHDialer) Dial(ctx context.Context, h Host) (Conn, error) {
 	start := time.Now()
 	addr := withPort(h.Address)
@@ -198,7 +245,7 @@ func (d *SSHDialer) Dial(ctx context.Context, h Host) (Conn, error) {
 		err error
 		via string
 	)
-	if d.bastion != nil {
+	if d.bastion != nil && !d.IsBastion(h) {
 		via = " through bastion " + d.bastion.addr
 		nc, err = d.bastion.dial(ctx, addr)
 	} else {

@@ -412,3 +412,54 @@ func TestSSHAgentKeys(t *testing.T) {
 	}
 	c.Close()
 }
+
+// The bastion, as a target, is dialed directly with the targets' user and keys; its forwarding
+// is proved on a new bastion connection of its own.
+func TestSSHBastionAsTarget(t *testing.T) {
+	client, priv := newTestSigner(t)
+	identity := writeTestIdentity(t, priv)
+	bast := startSSHTestServer(t, client.PublicKey())
+	target := startSSHTestServer(t, client.PublicKey())
+	kh := filepath.Join(t.TempDir(), "known_hosts")
+	os.WriteFile(kh, []byte(bast.KnownHostsLine()+"\n"+target.KnownHostsLine()+"\n"), 0o600)
+	cfg := SSHConfig{User: "root", IdentityFiles: []string{identity}, KnownHostsFile: kh,
+		Bastion: &BastionConfig{Address: bast.Addr, User: "ops"}, ConnectTimeout: 5 * time.Second}
+	d, err := NewDialer(context.Background(), cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	_, port, _ := net.SplitHostPort(bast.Addr)
+	for addr, want := range map[string]bool{bast.Addr: true, "[127.0.0.1]:" + port: true, "[::ffff:127.0.0.1]:" + port: true, target.Addr: false, "127.0.0.1": false} {
+		if got := d.IsBastion(Host{Address: addr}); got != want {
+			t.Errorf("IsBastion(%s) = %v, want %v", addr, got, want)
+		}
+	}
+	if d.BastionUser() != "ops" {
+		t.Errorf("bastion user %q", d.BastionUser())
+	}
+	c, err := d.Dial(context.Background(), Host{Name: "bastion", Address: bast.Addr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if code, err := c.Run(context.Background(), "true", nil, nil); err != nil || code != 0 {
+		t.Fatal(code, err)
+	}
+	if a, f := bast.accepted.Load(), bast.forwards.Load(); a != 2 || f != 0 {
+		t.Errorf("bastion as a target: %d connections, %d forwards; want 2 (shared + direct), 0", a, f)
+	}
+	d.forwardProbe = target.Addr // an sshd the bastion reaches (127.0.0.1:22 on a real one)
+	if err := d.ProveBastionForwarding(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if a, f := bast.accepted.Load(), bast.forwards.Load(); a != 3 || f != 1 {
+		t.Errorf("forwarding proof: %d connections, %d forwards; want 3 (a new one), 1", a, f)
+	}
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	d.forwardProbe = ln.Addr().String()
+	ln.Close()
+	if err := d.ProveBastionForwarding(context.Background()); err == nil || !strings.Contains(err.Error(), "forward to "+d.forwardProbe) {
+		t.Errorf("proof to a closed port: %v", err)
+	}
+}
