@@ -272,6 +272,7 @@ func (s *Scanner) host(ctx context.Context, h Host, res *HostResult) error {
 	if err := rs.backupAccessConfig(ctx); err != nil {
 		return err
 	}
+	bg := s.guardBastion(ctx, h, res) // nil unless h is the bastion and forwards now
 	before, _, err := s.evaluate(ctx, rs, ev, hostDir, "before-", res)
 	if err != nil {
 		return fmt.Errorf("scan before remediation: %w", err)
@@ -293,9 +294,9 @@ func (s *Scanner) host(ctx context.Context, h Host, res *HostResult) error {
 	if err := s.installAdditions(ctx, rs, res); err != nil {
 		return err
 	}
-	conn2, err := s.guard(ctx, h, rs, res)
+	conn2, err := s.guard(ctx, h, rs, res, bg)
 	if err != nil {
-		return err
+		return fmt.Errorf("guard the SSH path to %s: %w", res.Host, err)
 	}
 	defer conn2.Close()
 	// The final scan runs over the new connection: it proves the admin path still works.

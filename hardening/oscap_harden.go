@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"path"
+	"slices"
 	"strings"
 	"time"
 
@@ -17,7 +19,9 @@ import (
 // secret-mount watcher), then the bastion-safe guard: check that sshd still lets the login user
 // in from the address we come from (the bastion's), repair it if a remediation cut that path,
 // restart sshd so the checked configuration is the live one, connect again and prove that the
-// new connection still reaches root.
+// new connection still reaches root. When the host is the bastion itself, the guard also keeps
+// the bastion user's login and TCP forwarding from our address (every other host is reached
+// through it), and proves it on a new bastion connection.
 
 // backupPaths are saved before remediation so the guard can restore the admin path.
 var backupPaths = []string{"/etc/ssh", "/etc/sudoers", "/etc/sudoers.d"}
@@ -167,6 +171,19 @@ func (a sshdAccess) denies(user string) string {
 	return ""
 }
 
+// forwardingCut says why sshd would refuse the login's direct-tcpip channels (ssh -L, and
+// every target connection through a bastion); empty when it allows them.
+func (a sshdAccess) forwardingCut() string {
+	if a.settings["disableforwarding"] == "yes" {
+		return "DisableForwarding yes"
+	}
+	switch v := a.settings["allowtcpforwarding"]; v {
+	case "no", "remote":
+		return "AllowTcpForwarding " + v
+	}
+	return ""
+}
+
 // matchUserList matches user against an AllowUsers/DenyUsers list (USER or USER@HOST
 // patterns; the host part is not checked).
 func matchUserList(list, user string) bool {
@@ -196,6 +213,49 @@ func parseSSHDT(r io.Reader) sshdAccess {
 	return a
 }
 
+// sshPath is one way in that the guard keeps open from the addresses hardenctl comes from:
+// key login for a user and, when the host is the bastion, that user's TCP forwarding, which
+// every connection to the other hosts goes through.
+type sshPath struct {
+	user    string
+	forward bool
+}
+
+// cut says why sshd's effective settings close the path (empty when they keep it open).
+func (p sshPath) cut(a sshdAccess) string {
+	why := a.denies(p.user)
+	if !p.forward {
+		return why
+	}
+	if fwd := a.forwardingCut(); fwd != "" && why != "" {
+		why += ", " + fwd
+	} else if fwd != "" {
+		why = fwd
+	}
+	return why
+}
+
+func (p sshPath) String() string {
+	if p.forward {
+		return "the bastion's TCP forwarding for " + p.user
+	}
+	return "key login for " + p.user
+}
+
+// matchBlock is the sshd_config Match block that opens the path again from addrs; it allows
+// (local) TCP forwarding only when why says forwarding was cut.
+func (p sshPath) matchBlock(addrs, why string) string {
+	block := fmt.Sprintf("\n# hardenctl bastion-safe guard: keep %s from %s\nMatch User %s Address %s\n", p, addrs, p.user, addrs)
+	if p.user == "root" {
+		block += "\tPermitRootLogin prohibit-password\n"
+	}
+	block += "\tPubkeyAuthentication yes\n"
+	if p.forward && strings.Contains(why, "Forwarding") {
+		block += "\tDisableForwarding no\n\tAllowTcpForwarding local\n"
+	}
+	return block
+}
+
 // guardCommand prints, for each peer address of the established SSH connections (the bastion's,
 // as the host sees it), the effective sshd settings for the login user.
 func guardCommand(user string) string {
@@ -206,23 +266,29 @@ addrs=$(echo "$SSH_CONNECTION" | cut -d' ' -f1)
 for a in $addrs; do echo "== $a"; sshd -T -C user=%[1]s,host=$a,addr=$a || exit 4; done`, shellQuote(user))
 }
 
-// checkSSHD runs the guard command and returns, per peer address, why the user is refused.
-func checkSSHD(ctx context.Context, conn Conn, user string) (refused map[string]string, invalid bool, err error) {
-	out, err := runOut(ctx, conn, guardCommand(user), "check sshd configuration")
+// checkSSHD runs the guard command for the path's user and returns, per peer address, why
+// the path is closed.
+func checkSSHD(ctx context.Context, conn Conn, p sshPath) (refused map[string]string, invalid bool, err error) {
+	out, err := runOut(ctx, conn, guardCommand(p.user), "check sshd configuration")
 	if re := (*remoteError)(nil); errors.As(err, &re) && re.Exit == 3 {
 		return nil, true, nil
 	}
 	if err != nil {
 		return nil, false, err
 	}
-	refused = map[string]string{}
+	return judgeSSHDT(out, p), false, nil
+}
+
+// judgeSSHDT reads the guard command's output: per peer address, why sshd closes the path.
+func judgeSSHDT(out string, p sshPath) map[string]string {
+	refused := map[string]string{}
 	for _, block := range strings.Split(out, "== ")[1:] {
 		addr, body, _ := strings.Cut(block, "\n")
-		if why := parseSSHDT(strings.NewReader(body)).denies(user); why != "" {
+		if why := p.cut(parseSSHDT(strings.NewReader(body))); why != "" {
 			refused[strings.TrimSpace(addr)] = why
 		}
 	}
-	return refused, false, nil
+	return refused
 }
 
 // reloadSSHD makes sshd read its configuration: systemctl where systemd runs, else SIGHUP to the
@@ -230,16 +296,57 @@ func checkSSHD(ctx context.Context, conn Conn, user string) (refused map[string]
 const reloadSSHD = `if [ -d /run/systemd/system ] && command -v systemctl >/dev/null; then systemctl restart ssh 2>/dev/null || systemctl restart sshd; ` +
 	`elif [ -f /run/sshd.pid ]; then kill -HUP "$(cat /run/sshd.pid)"; else pkill -HUP -x -o sshd; fi`
 
-// guard keeps the admin path: it repairs sshd's configuration when remediation cut it, restarts
-// sshd, then dials the host again and checks that the new connection reaches root. It returns
-// the new connection. When the new connection fails, it restores the saved configuration over
-// the old one and reports the lock-out as an error.
-func (s *Scanner) guard(ctx context.Context, h Host, rs *remoteDir, res *HostResult) (Conn, error) {
+// bastionDialer is what a Dialer that reaches hosts through a bastion tells harden, so that
+// hardening the bastion itself keeps the forwarding every other host is reached through.
+type bastionDialer interface {
+	// IsBastion reports whether h is the bastion (which the Dialer then dials directly).
+	IsBastion(h Host) bool
+	// BastionUser is the user the bastion connections log in as.
+	BastionUser() string
+	// ProveBastionForwarding forwards to the bastion's own sshd over a new bastion connection.
+	ProveBastionForwarding(ctx context.Context) error
+}
+
+var _ bastionDialer = (*SSHDialer)(nil)
+
+// bastionGuard is set while hardening the bastion itself, when its forwarding worked before
+// remediation.
+type bastionGuard struct {
+	d    bastionDialer
+	user string
+}
+
+// guardBastion returns, when h is the bastion, its guard, after proving that its forwarding
+// works before remediation; forwarding that did not work before is not judged after (a note
+// says so). For any other host it returns nil.
+func (s *Scanner) guardBastion(ctx context.Context, h Host, res *HostResult) *bastionGuard {
+	bd, ok := s.Dialer.(bastionDialer)
+	if !ok || !bd.IsBastion(h) {
+		return nil
+	}
+	if err := bd.ProveBastionForwarding(ctx); err != nil {
+		res.Notes = append(res.Notes, fmt.Sprintf("guard: %s is the bastion, but its TCP forwarding did not work before remediation (%v): not checked after", res.Host, err))
+		return nil
+	}
+	s.logger().Info("host is the bastion: its TCP forwarding works and will be kept", "host", res.Host, "bastion_user", bd.BastionUser())
+	return &bastionGuard{d: bd, user: bd.BastionUser()}
+}
+
+// guard keeps the admin path: it repairs sshd's configuration when remediation cut it (for the
+// bastion, its TCP forwarding too), restarts sshd, then dials the host again and checks that the
+// new connection reaches root (and that a new bastion connection forwards). It returns the new
+// connection. When the proof fails, it restores the saved configuration over the old connection
+// and reports the lock-out as an error.
+func (s *Scanner) guard(ctx context.Context, h Host, rs *remoteDir, res *HostResult, bg *bastionGuard) (Conn, error) {
 	user := s.LoginUser
 	if user == "" {
 		user = "root"
 	}
-	refused, invalid, err := checkSSHD(ctx, rs.conn, user)
+	paths := []sshPath{{user: user}}
+	if bg != nil {
+		paths = append(paths, sshPath{user: bg.user, forward: true})
+	}
+	_, invalid, err := checkSSHD(ctx, rs.conn, paths[0])
 	if err != nil {
 		return nil, err
 	}
@@ -248,95 +355,136 @@ func (s *Scanner) guard(ctx context.Context, h Host, rs *remoteDir, res *HostRes
 		if err := rs.restoreAccessConfig(ctx, "/etc/ssh"); err != nil {
 			return nil, err
 		}
-		if refused, invalid, err = checkSSHD(ctx, rs.conn, user); err != nil || invalid {
-			return nil, fmt.Errorf("guard: sshd configuration still invalid after restore (%v)", err)
+	}
+	for _, p := range paths {
+		if err := s.keepPath(ctx, rs, p, res); err != nil {
+			return nil, err
 		}
 	}
-	if len(refused) > 0 {
-		if err := s.repairSSHD(ctx, rs, user, refused, res); err != nil {
+	for _, p := range paths[:len(paths)-1] { // a restore for a later path undid earlier Match blocks
+		still, invalid, err := checkSSHD(ctx, rs.conn, p)
+		switch {
+		case err != nil:
 			return nil, err
+		case invalid || len(still) > 0:
+			return nil, fmt.Errorf("cannot keep %s once sshd's configuration was restored (sshd -t fails: %t; refused: %v)", p, invalid, still)
 		}
 	}
 	if _, err := runOut(ctx, rs.conn, reloadSSHD, "restart sshd"); err != nil {
 		return nil, err
 	}
-	conn2, err := s.verifyAccess(ctx, h)
+	conn2, err := s.proveAccess(ctx, h, bg)
 	if err == nil {
 		return conn2, nil
 	}
 	// Locked out: the old connection still works. Put sshd and sudo back as they were.
 	res.Notes = append(res.Notes, "new connection after remediation failed ("+err.Error()+"): restored /etc/ssh and sudoers")
 	if rerr := rs.restoreAccessConfig(ctx, backupPaths...); rerr != nil {
-		return nil, fmt.Errorf("guard: locked out (%v) and restore failed: %w", err, rerr)
+		return nil, fmt.Errorf("locked out (%v) and restore failed: %w", err, rerr)
 	}
 	if _, rerr := runOut(ctx, rs.conn, reloadSSHD, "restart sshd"); rerr != nil {
 		return nil, rerr
 	}
-	conn2, err2 := s.verifyAccess(ctx, h)
+	conn2, err2 := s.proveAccess(ctx, h, bg)
 	if err2 != nil {
-		return nil, fmt.Errorf("guard: no access after remediation (%v), nor after restoring the configuration: %w", err, err2)
+		return nil, fmt.Errorf("no access after remediation (%v), nor after restoring the configuration: %w", err, err2)
 	}
 	return conn2, nil
 }
 
-// repairSSHD lets the login user in again from the addresses it comes from. For root that means
-// a Match block that keeps key-only root login from those addresses (and a note: use a sudo
-// user); AllowUsers/DenyUsers cuts are undone by restoring /etc/ssh.
-func (s *Scanner) repairSSHD(ctx context.Context, rs *remoteDir, user string, refused map[string]string, res *HostResult) error {
-	var addrs, whys []string
-	needRestore := false
-	for a, why := range refused {
-		addrs = append(addrs, a)
-		whys = append(whys, why)
-		if strings.HasPrefix(why, "AllowUsers") || strings.HasPrefix(why, "DenyUsers") {
-			needRestore = true
-		}
-	}
-	if needRestore {
-		res.Notes = append(res.Notes, fmt.Sprintf("guard: remediation refused %s over SSH (%s): restored /etc/ssh", user, strings.Join(whys, "; ")))
-		if err := rs.restoreAccessConfig(ctx, "/etc/ssh"); err != nil {
-			return err
-		}
-	} else {
-		block := fmt.Sprintf("\n# hardenctl bastion-safe guard: keep the admin path for %s from %s\nMatch User %s Address %s\n", user, strings.Join(addrs, ","), user, strings.Join(addrs, ","))
-		if user == "root" {
-			block += "\tPermitRootLogin prohibit-password\n"
-		}
-		block += "\tPubkeyAuthentication yes\n"
-		cmd := "printf '%s' " + shellQuote(block) + " >> /etc/ssh/sshd_config"
-		if _, err := runOut(ctx, rs.conn, cmd, "repair sshd configuration"); err != nil {
-			return err
-		}
-		msg := fmt.Sprintf("guard: remediation refused %s over SSH (%s): kept key login for %s from %s with a Match block", user, strings.Join(whys, "; "), user, strings.Join(addrs, ","))
-		if user == "root" {
-			msg += "; log in as a sudo user (--user) to keep root login off"
-		}
-		res.Notes = append(res.Notes, msg)
-	}
-	still, invalid, err := checkSSHD(ctx, rs.conn, user)
+// keepPath opens the path again when sshd's remediated configuration closes it: a Match block
+// for the user from the addresses hardenctl comes from (for root, key-only root login; a note
+// says to use a sudo user), or, for AllowUsers/DenyUsers cuts and when the Match block does not
+// win (an earlier Match block, an Include), the saved /etc/ssh.
+func (s *Scanner) keepPath(ctx context.Context, rs *remoteDir, p sshPath, res *HostResult) error {
+	refused, invalid, err := checkSSHD(ctx, rs.conn, p)
 	switch {
 	case err != nil:
 		return err
 	case invalid:
-		return fmt.Errorf("guard: repaired sshd configuration does not pass sshd -t")
+		return fmt.Errorf("check %s: sshd -t rejects the configuration, even the saved one", p)
+	case len(refused) == 0:
+		return nil
+	}
+	addrs := slices.Sorted(maps.Keys(refused))
+	var whys []string
+	needRestore := false
+	for _, a := range addrs {
+		why := refused[a]
+		whys = append(whys, a+": "+why)
+		if strings.Contains(why, "AllowUsers") || strings.Contains(why, "DenyUsers") {
+			needRestore = true
+		}
+	}
+	cause := fmt.Sprintf("guard: remediation cut %s over SSH (%s)", p, strings.Join(whys, "; "))
+	s.logger().Info("guard: remediation cut an SSH path", "host", res.Host, "path", p.String(), "refused", strings.Join(whys, "; "))
+	if !needRestore {
+		from := strings.Join(addrs, ",")
+		cmd := "printf '%s' " + shellQuote(p.matchBlock(from, strings.Join(whys, "; "))) + " >> /etc/ssh/sshd_config"
+		if _, err := runOut(ctx, rs.conn, cmd, "repair sshd configuration"); err != nil {
+			return err
+		}
+		still, invalid, err := checkSSHD(ctx, rs.conn, p)
+		switch {
+		case err != nil:
+			return err
+		case invalid:
+			return fmt.Errorf("repair %s: the Match block does not pass sshd -t", p)
+		case len(still) == 0:
+			msg := cause + ": kept it from " + from + " with a Match block"
+			switch {
+			case p.user == "root" && !p.forward:
+				msg += "; log in as a sudo user (--user) to keep root login off"
+			case p.user == "root" && strings.Contains(cause, "PermitRootLogin"):
+				msg += "; give the bastion a non-root user (--bastion USER@HOST) to keep root login off"
+			}
+			res.Notes = append(res.Notes, msg)
+			return nil
+		}
+		cause += fmt.Sprintf(", and a Match block did not win (%v)", still)
+	}
+	res.Notes = append(res.Notes, cause+": restored /etc/ssh")
+	if err := rs.restoreAccessConfig(ctx, "/etc/ssh"); err != nil {
+		return err
+	}
+	still, invalid, err := checkSSHD(ctx, rs.conn, p)
+	switch {
+	case err != nil:
+		return err
+	case invalid:
+		return fmt.Errorf("restore %s: the saved sshd configuration does not pass sshd -t", p)
 	case len(still) > 0:
-		return fmt.Errorf("guard: cannot keep SSH access for %s: %v", user, still)
+		return fmt.Errorf("cannot keep %s, not even with the saved sshd configuration: %v", p, still)
 	}
 	return nil
+}
+
+// proveAccess dials the host again and checks that commands run as root; for the bastion it
+// also proves that a new bastion connection still forwards.
+func (s *Scanner) proveAccess(ctx context.Context, h Host, bg *bastionGuard) (Conn, error) {
+	conn, err := s.verifyAccess(ctx, h)
+	if err != nil || bg == nil {
+		return conn, err
+	}
+	for i := 0; ; i++ {
+		if err = bg.d.ProveBastionForwarding(ctx); err == nil {
+			s.logger().Info("guard: the bastion still forwards on a new connection", "host", h.Name, "bastion_user", bg.user)
+			return conn, nil
+		}
+		if i == 4 || pause(ctx, i+1) != nil {
+			conn.Close()
+			return nil, fmt.Errorf("TCP forwarding through the bastion after remediation: %w", err)
+		}
+	}
 }
 
 // verifyAccess dials the host again (through the bastion, like the first time) and checks that
 // commands still run as root.
 func (s *Scanner) verifyAccess(ctx context.Context, h Host) (Conn, error) {
-	// sshd needs a moment to re-execute after SIGHUP.
 	var lastErr error
 	for i := 0; i < 5; i++ {
-		if i > 0 {
-			select {
-			case <-ctx.Done():
-				return nil, ctx.Err()
-			case <-time.After(time.Duration(i) * 300 * time.Millisecond):
-			}
+		if err := pause(ctx, i); err != nil {
+			return nil, err
 		}
 		conn, err := s.Dialer.Dial(ctx, h)
 		if err != nil {
@@ -354,4 +502,18 @@ func (s *Scanner) verifyAccess(ctx context.Context, h Host) (Conn, error) {
 		return nil, err
 	}
 	return nil, lastErr
+}
+
+// pause waits before the i-th retry of a new connection: sshd needs a moment to re-execute
+// after SIGHUP.
+func pause(ctx context.Context, i int) error {
+	if i == 0 {
+		return nil
+	}
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(time.Duration(i) * 300 * time.Millisecond):
+		return nil
+	}
 }

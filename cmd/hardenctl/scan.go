@@ -102,6 +102,10 @@ Exit status: 0 all hosts scanned and at or above --min-score; 2 a host scored be
 that sshd still lets --user in from the bastion (repairing it when a rule cut that path),
 restarts sshd, connects again and scans once more. The summary shows the score before and after.
 
+The bastion itself may be hardened too (--host with the bastion's address): it is reached
+directly, and the guard also keeps the bastion user's login and TCP forwarding from this
+machine's address (a Match block, or the saved /etc/ssh), proving it on a new bastion connection.
+
 Remediating as root is allowed only while the guard can keep key-only root login from the
 bastion's address; use a sudo user (--user) instead.
 
