@@ -48,9 +48,15 @@ func Fleet(ctx context.Context, hosts []Host, concurrency int, fn func(context.C
 	return results
 }
 
-// Fleet runs the scanner on every host (see the package function Fleet).
+// Fleet runs the scanner on every host (see the package function Fleet), pipelined: at most
+// concurrency hosts run oscap at once, and up to as many more are connected and loaded ahead,
+// so a host that finishes hands its slot to one that is ready to start.
 func (s *Scanner) Fleet(ctx context.Context, hosts []Host, concurrency int, onDone func(int, HostResult)) []HostResult {
-	return Fleet(ctx, hosts, concurrency, s.Host, onDone)
+	if concurrency < 1 {
+		concurrency = DefaultConcurrency
+	}
+	sl := newSlots(concurrency)
+	return Fleet(ctx, hosts, 2*concurrency, func(ctx context.Context, h Host) HostResult { return s.runHost(ctx, h, sl) }, onDone)
 }
 
 func nameOf(h Host) string {

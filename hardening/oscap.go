@@ -133,17 +133,83 @@ func (e *remoteError) Error() string {
 // Host runs the scan (or harden) on one host. It never returns an error: the outcome, good or
 // bad, is in the HostResult.
 func (s *Scanner) Host(ctx context.Context, h Host) HostResult {
-	res := HostResult{Host: h.Name, Address: h.Address, Started: time.Now()}
+	return s.runHost(ctx, h, nil)
+}
+
+// slots pipelines a fleet: at most cap(prepare) hosts connect and upload at once, and at most
+// cap(run) run oscap, so the next hosts are connected, probed and loaded while others scan and
+// take a run slot the moment one frees. Without it, hosts that start together do their setup
+// together, then scan together, round after round.
+type slots struct {
+	prepare, run chan struct{}
+}
+
+func newSlots(concurrency int) *slots {
+	return &slots{prepare: make(chan struct{}, concurrency), run: make(chan struct{}, concurrency)}
+}
+
+// acquire takes a slot of sem (nil: no limit) and returns its release, or ctx's error.
+func acquire(ctx context.Context, sem chan struct{}) (func(), error) {
+	if sem == nil {
+		return func() {}, nil
+	}
+	select {
+	case sem <- struct{}{}:
+		return func() { <-sem }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// runHost is Host within a fleet's slots (nil: none). The host's timeout bounds its own work,
+// connect to last download; the time it waits for a run slot does not count, so a host that
+// is connected ahead never times out in the queue.
+func (s *Scanner) runHost(ctx context.Context, h Host, sl *slots) HostResult {
+	res := HostResult{Host: h.Name, Address: h.Address}
 	if res.Host == "" {
 		res.Host = h.Address
 	}
-	hctx, cancel := ctx, context.CancelFunc(func() {})
-	if s.Timeout > 0 {
-		hctx, cancel = context.WithTimeout(ctx, s.Timeout)
+	var prepSem, runSem chan struct{}
+	if sl != nil {
+		prepSem, runSem = sl.prepare, sl.run
 	}
-	defer cancel()
-	err := s.host(hctx, h, &res)
-	res.Duration = time.Since(res.Started)
+	left := s.Timeout
+	phase := func() (context.Context, context.CancelFunc) { // what is left of the host's timeout
+		if s.Timeout <= 0 {
+			return context.WithCancel(ctx)
+		}
+		return context.WithTimeout(ctx, left)
+	}
+	hctx, cancel := ctx, context.CancelFunc(func() {})
+	defer func() { cancel() }()
+	sess, err := func() (*session, error) {
+		release, err := acquire(ctx, prepSem)
+		if err != nil {
+			return nil, err
+		}
+		defer release()
+		res.Started = time.Now()
+		hctx, cancel = phase()
+		return s.prepare(hctx, h, &res)
+	}()
+	var waited time.Duration
+	if err == nil {
+		defer sess.close(ctx)
+		left -= time.Since(res.Started)
+		t := time.Now()
+		var release func()
+		if release, err = acquire(ctx, runSem); err == nil {
+			defer release()
+			waited = time.Since(t)
+			cancel()
+			hctx, cancel = phase()
+			err = s.run(hctx, h, sess, &res)
+		}
+	}
+	if res.Started.IsZero() {
+		res.Started = time.Now()
+	}
+	res.Duration = time.Since(res.Started) - waited
 	if err != nil {
 		res.Status = classify(ctx, hctx, err)
 		res.Error = err.Error()
@@ -187,19 +253,37 @@ func classify(parent, hctx context.Context, err error) Status {
 	return StatusError
 }
 
-func (s *Scanner) host(ctx context.Context, h Host, res *HostResult) error {
+// session is a host made ready to scan: connected, probed, its content uploaded.
+type session struct {
+	log     *slog.Logger
+	conn    Conn
+	rs      *remoteDir
+	ev      evaluation
+	hostDir string // under RunDir; empty when nothing is kept
+}
+
+// close removes the remote directory (even when ctx has ended) and closes the connection.
+func (ss *session) close(ctx context.Context) {
+	ss.rs.remove(ctx, ss.log)
+	ss.conn.Close()
+}
+
+// prepare connects to the host, learns its OS, makes the private remote directory and uploads
+// the datastream (and tailoring) it will be judged by.
+func (s *Scanner) prepare(ctx context.Context, h Host, res *HostResult) (*session, error) {
 	log := s.logger().With("host", res.Host)
 	t0 := time.Now()
-	step := func(name string) {
-		log.Debug("step done", "step", name, "elapsed", time.Since(t0).Round(time.Millisecond))
-		t0 = time.Now()
-	}
 	conn, err := s.Dialer.Dial(ctx, h)
 	if err != nil {
-		return &dialError{err}
+		return nil, &dialError{err}
 	}
-	step("connect")
-	defer func() { conn.Close() }()
+	log.Debug("step done", "step", "connect", "elapsed", time.Since(t0).Round(time.Millisecond))
+	ok := false
+	defer func() {
+		if !ok {
+			conn.Close()
+		}
+	}()
 
 	// What is the host, can it scan, and a private directory for the content and the
 	// results: one round trip.
@@ -207,68 +291,80 @@ func (s *Scanner) host(ctx context.Context, h Host, res *HostResult) error {
 	var stderr tailBuffer
 	exit, err := conn.Run(ctx, probeCommand, &stdout, &stderr)
 	if err != nil {
-		return fmt.Errorf("probe host: %w", err)
+		return nil, fmt.Errorf("probe host: %w", err)
 	}
 	release, dirLine, _ := strings.Cut(stdout.String(), probeDirMarker)
 	if exit == probeNoOSRelease {
-		return fmt.Errorf("%w: cannot read /etc/os-release: %s", errNoContent, stderr.String())
+		return nil, fmt.Errorf("%w: cannot read /etc/os-release: %s", errNoContent, stderr.String())
 	}
 	osr, err := ParseOSRelease(strings.NewReader(release))
 	if err != nil {
-		return fmt.Errorf("%w: %v", errNoContent, err)
+		return nil, fmt.Errorf("%w: %v", errNoContent, err)
 	}
 	res.OS = osr.Key()
 	if exit == probeNoOscap {
-		return errNoOscap
+		return nil, errNoOscap
 	}
 	if exit != 0 {
-		return &remoteError{What: "probe host", Exit: exit, Tail: stderr.String()}
+		return nil, &remoteError{What: "probe host", Exit: exit, Tail: stderr.String()}
 	}
 	dir := strings.TrimSpace(dirLine)
 	if !strings.HasPrefix(dir, "/tmp/hardenctl.") || strings.ContainsAny(dir, " \n'\"") {
-		return fmt.Errorf("create remote directory: unexpected mktemp output %q", dirLine)
+		return nil, fmt.Errorf("create remote directory: unexpected mktemp output %q", dirLine)
 	}
 	rs := &remoteDir{conn: conn, dir: dir}
-	defer rs.remove(ctx, log)
+	defer func() {
+		if !ok {
+			rs.remove(ctx, log)
+		}
+	}()
 	ds, scapID, err := s.pick(osr)
 	if err != nil {
-		return fmt.Errorf("%w: %v", errNoContent, err)
+		return nil, fmt.Errorf("%w: %v", errNoContent, err)
 	}
 	res.Datastream, res.SCAPProfile, res.Tailoring = ds, scapID, s.Profile.Tailoring
-	step("probe")
 
 	if err := rs.uploadDatastream(ctx, ds); err != nil {
-		return err
+		return nil, err
 	}
 	tailoring := ""
 	if len(s.Tailoring) > 0 {
 		tailoring = "tailoring.xml"
 		if err := rs.upload(ctx, tailoring, s.Tailoring, ""); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	step("upload")
-	ev := evaluation{ds: ds.Name, profile: scapID, tailoring: tailoring, gzip: rs.gzip}
 	hostDir := ""
 	if s.RunDir != "" {
 		hostDir = HostDirName(res.Host)
 		if err := os.MkdirAll(filepath.Join(s.RunDir, hostDir), 0o750); err != nil {
-			return fmt.Errorf("create host report directory: %w", err)
+			return nil, fmt.Errorf("create host report directory: %w", err)
 		}
 	}
+	log.Debug("step done", "step", "probe and upload", "elapsed", time.Since(t0).Round(time.Millisecond))
+	ok = true
+	return &session{
+		log: log, conn: conn, rs: rs, hostDir: hostDir,
+		ev: evaluation{ds: ds.Name, profile: scapID, tailoring: tailoring, gzip: rs.gzip},
+	}, nil
+}
 
+// run scans the prepared host, or hardens it: scan, remediate, the profile's additions, the
+// guard, a new connection, and the final scan.
+func (s *Scanner) run(ctx context.Context, h Host, ss *session, res *HostResult) error {
+	log, rs, ev, hostDir := ss.log, ss.rs, ss.ev, ss.hostDir
 	if !s.Remediate {
+		t0 := time.Now()
 		r, exit, err := s.evaluate(ctx, rs, ev, hostDir, "", res)
 		res.OscapExit = exit
 		if err != nil {
 			return err
 		}
-		step("evaluate")
+		log.Debug("step done", "step", "evaluate", "elapsed", time.Since(t0).Round(time.Millisecond))
 		res.Result, res.Status = r, statusOf(exit)
 		return nil
 	}
 
-	// harden: before, remediate, additions, guard, reconnect, after.
 	if err := rs.backupAccessConfig(ctx); err != nil {
 		return err
 	}

@@ -35,6 +35,8 @@ type fakeHost struct {
 	arf       []byte // ARF to write (default: the mini fixture)
 	other     func(cmd string) (stdout string, exit int)
 	dialErr   error
+	delay     time.Duration // how long oscap takes
+	gauges    *fleetGauges  // shared by a fleet's hosts (optional)
 
 	mu       sync.Mutex
 	files    map[string][]byte
@@ -90,6 +92,15 @@ func (c fakeConn) Run(ctx context.Context, cmd string, stdout, stderr io.Writer)
 	case strings.Contains(cmd, "oscap xccdf eval"):
 		if h.hang {
 			<-ctx.Done()
+			return -1, ctx.Err()
+		}
+		if h.gauges != nil {
+			h.gauges.oscap.up()
+			defer h.gauges.oscap.down()
+		}
+		select {
+		case <-time.After(h.delay):
+		case <-ctx.Done():
 			return -1, ctx.Err()
 		}
 		if h.oscapExit == 0 || h.oscapExit == 2 {
@@ -150,6 +161,9 @@ func (c fakeConn) Download(ctx context.Context, path string, w io.Writer) error 
 }
 
 func (c fakeConn) Close() error {
+	if c.h.gauges != nil {
+		c.h.gauges.conns.down()
+	}
 	c.h.mu.Lock()
 	c.h.open--
 	c.h.mu.Unlock()
@@ -165,6 +179,9 @@ func (d fakeDialer) Dial(ctx context.Context, h Host) (Conn, error) {
 	}
 	if fh.dialErr != nil {
 		return nil, fh.dialErr
+	}
+	if fh.gauges != nil {
+		fh.gauges.conns.up()
 	}
 	fh.mu.Lock()
 	defer fh.mu.Unlock()
@@ -343,6 +360,51 @@ func TestFleetConcurrencyBound(t *testing.T) {
 	res = Fleet(ctx, hosts, 2, func(ctx context.Context, h Host) HostResult { return HostResult{Host: h.Name} }, nil)
 	if res[29].Status != StatusCanceled {
 		t.Errorf("canceled run: %+v", res[29])
+	}
+}
+
+// gauge counts what is going on at once and keeps the peak.
+type gauge struct{ n, peak atomic.Int32 }
+
+func (g *gauge) up() {
+	n := g.n.Add(1)
+	for p := g.peak.Load(); n > p && !g.peak.CompareAndSwap(p, n); p = g.peak.Load() {
+	}
+}
+func (g *gauge) down() { g.n.Add(-1) }
+
+type fleetGauges struct{ oscap, conns gauge }
+
+// A fleet is pipelined: at most concurrency oscap runs at once, up to as many more hosts
+// connected and loaded ahead, and the wait for a run slot does not count against a host's
+// timeout (here each host's timeout is shorter than the queue it waits in).
+func TestScannerFleetPipelines(t *testing.T) {
+	g := &fleetGauges{}
+	d := fakeDialer{}
+	hosts := make([]Host, 12)
+	for i := range hosts {
+		hosts[i] = Host{Name: fmt.Sprintf("h%02d", i), Address: fmt.Sprintf("10.0.0.%d", i)}
+		d[hosts[i].Address] = &fakeHost{osRelease: debian12, oscapExit: 2, delay: 40 * time.Millisecond, gauges: g}
+	}
+	std, _ := profiles.Builtin("standard")
+	s := &Scanner{Dialer: d, Content: testContent(t), Profile: std, Timeout: 100 * time.Millisecond}
+	res := s.Fleet(context.Background(), hosts, 3, nil)
+	for _, r := range res {
+		if r.Status != StatusNotCompliant {
+			t.Errorf("%s: %s %s", r.Host, r.Status, r.Error)
+		}
+		if r.Duration >= 100*time.Millisecond {
+			t.Errorf("%s: duration %s counts the queue", r.Host, r.Duration)
+		}
+	}
+	if p := g.oscap.peak.Load(); p != 3 {
+		t.Errorf("peak oscap runs %d, want 3", p)
+	}
+	if p := g.conns.peak.Load(); p <= 3 || p > 6 {
+		t.Errorf("peak connections %d, want 4..6 (3 running, up to 3 ready)", p)
+	}
+	if n := g.conns.n.Load(); n != 0 {
+		t.Errorf("%d connections left open", n)
 	}
 }
 

@@ -124,7 +124,7 @@ Exit status as for scan: 0 passed, 2 below --min-score, 3 a host failed, 1 comma
 	f.StringVar(&o.profile, "profile", "standard", "hardenctl profile: "+strings.Join(profiles.Names(), ", "))
 	f.StringVar(&o.tailoring, "tailoring", "", "XCCDF tailoring file to apply")
 	f.Float64Var(&o.minScore, "min-score", 0, "fail when a host scores below this (default: the profile's)")
-	f.IntVar(&o.concurrency, "concurrency", hardening.DefaultConcurrency, "hosts to run at once")
+	f.IntVar(&o.concurrency, "concurrency", hardening.DefaultConcurrency, "hosts running oscap at once (as many more are connected and loaded ahead)")
 	f.DurationVar(&o.timeout, "timeout", 10*time.Minute, "per-host limit for the whole run (connect, upload, oscap, download)")
 	f.StringVar(&o.reportDir, "report-dir", "reports", "parent of the run directories")
 	f.BoolVar(&o.json, "json", false, "print the summary as JSON")
