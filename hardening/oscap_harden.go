@@ -56,8 +56,15 @@ func (s *Scanner) installAdditions(ctx context.Context, rs *remoteDir, res *Host
 			return err
 		}
 		install := fmt.Sprintf("install -D -m 0640 %s %s", shellQuote(rs.dir+"/audit.rules"), profiles.AuditRulesPath)
-		if _, err := runOut(ctx, rs.conn, install, "install audit rules"); err != nil {
+		for _, d := range p.AuditRuleDirs() {
+			install += fmt.Sprintf(" && { [ -d %[1]s ] || { install -d -m 0700 %[1]s && echo %[1]s; }; }", shellQuote(d))
+		}
+		created, err := runOut(ctx, rs.conn, install, "install audit rules")
+		if err != nil {
 			return err
+		}
+		if created = strings.TrimSpace(created); created != "" {
+			res.Notes = append(res.Notes, "created (empty, mode 0700) the directories the audit rules watch, which the kernel needs to load them: "+strings.Join(strings.Split(created, "\n"), ", "))
 		}
 		// augenrules merges rules.d into audit.rules and loads it, but says nothing when the
 		// kernel refuses; auditctl -R on our file then loads it alone or tells why not.

@@ -3,6 +3,7 @@ package profiles
 import (
 	"embed"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -139,6 +140,23 @@ func (p Profile) AuditRulesFile() []byte {
 		b.WriteByte('\n')
 	}
 	return []byte(b.String())
+}
+
+// AuditRuleDirs lists the directories the profile's rules watch with "-F dir=PATH". The kernel
+// refuses such a rule while PATH does not exist, and auditctl stops at the first refused line,
+// so one missing directory (etcd not installed yet) would leave every rule of the host
+// unloaded, at each boot too: the installer creates them.
+func (p Profile) AuditRuleDirs() []string {
+	var dirs []string
+	for _, line := range strings.Split(string(p.AuditRulesFile()), "\n") {
+		f := strings.Fields(line)
+		for i := 0; i+1 < len(f); i++ {
+			if f[i] == "-F" && strings.HasPrefix(f[i+1], "dir=") && !slices.Contains(dirs, f[i+1][len("dir="):]) {
+				dirs = append(dirs, f[i+1][len("dir="):])
+			}
+		}
+	}
+	return dirs
 }
 
 // SecretWatchScript is the watcher installed at SecretWatchPath: it takes the pattern and the

@@ -1,6 +1,7 @@
 package profiles
 
 import (
+	"slices"
 	"strings"
 	"testing"
 )
@@ -65,5 +66,23 @@ func TestNodeSecretWatch(t *testing.T) {
 	n.WatchSecrets = `a"b%c`
 	if unit := string(n.SecretWatchService()); !strings.Contains(unit, `ExecStart=/usr/local/sbin/hardenctl-secret-watch "a\"b%%c" hardenctl_secret`) {
 		t.Errorf("unit:\n%s", unit)
+	}
+}
+
+func TestAuditRuleDirs(t *testing.T) {
+	master, _ := Builtin("master")
+	if got := master.AuditRuleDirs(); !slices.Equal(got, []string{"/var/lib/etcd"}) {
+		t.Errorf("master: %q", got)
+	}
+	p := Profile{Name: "x", WatchEtcd: true, AuditRules: []string{
+		"-a always,exit -F arch=b64 -S openat -F dir=/srv/vault -k vault",
+		"-w /etc/kubernetes -p wa -k kube",
+		"-a always,exit -F dir=/var/lib/etcd -k again",
+	}}
+	if got := p.AuditRuleDirs(); !slices.Equal(got, []string{"/var/lib/etcd", "/srv/vault"}) {
+		t.Errorf("custom: %q", got)
+	}
+	if got := (Profile{Name: "standard"}).AuditRuleDirs(); got != nil {
+		t.Errorf("standard: %q", got)
 	}
 }
