@@ -59,12 +59,15 @@ func TestIntegrationOpenSSHScanOne(t *testing.T) {
 	}
 }
 
-// hardenOne hardens one host with the profile as user and checks what every harden must show.
-func hardenOne(t *testing.T, d Dialer, tb *testbed, host Host, profile, user string) HostResult {
+// hardenOne hardens one host with the profile as user and checks what every harden must show:
+// the score rises (unless the host was hardened before), the reported score is the ARF's, and
+// the host is reachable through the bastion afterwards.
+func hardenOne(t *testing.T, d Dialer, host Host, profile, user string, hardenedBefore bool) HostResult {
 	t.Helper()
 	p, _ := profiles.Builtin(profile)
 	dir := t.TempDir()
-	s := &Scanner{Dialer: d, Content: realContent(t), Profile: p, Remediate: true, Timeout: 5 * time.Minute, RunDir: dir, LoginUser: user}
+	// 15 minutes is a ceiling for VM hosts under TCG (a harden there takes about 4 minutes).
+	s := &Scanner{Dialer: d, Content: realContent(t), Profile: p, Remediate: true, Timeout: 15 * time.Minute, RunDir: dir, LoginUser: user}
 	r := s.Host(context.Background(), host)
 	if !r.Status.Ran() {
 		t.Fatalf("%s: %s: %s (notes %q)", r.Host, r.Status, r.Error, r.Notes)
@@ -75,7 +78,7 @@ func hardenOne(t *testing.T, d Dialer, tb *testbed, host Host, profile, user str
 	for _, n := range r.Notes {
 		t.Logf("%s note: %s", r.Host, n)
 	}
-	if r.Result.Score <= r.Before.Score {
+	if !hardenedBefore && r.Result.Score <= r.Before.Score {
 		t.Errorf("harden did not raise the score: %.2f -> %.2f", r.Before.Score, r.Result.Score)
 	}
 	if got := arfScore(t, dir+"/"+r.Files.ARF); got != r.Result.Score {
@@ -94,7 +97,7 @@ func TestIntegrationHardenMasterAsRoot(t *testing.T) {
 	integration(t)
 	tb := startTestbed(t, 42, 1)
 	d := fleetDialer(t, tb, "root")
-	r := hardenOne(t, d, tb, tb.hosts[0], "master", "root")
+	r := hardenOne(t, d, tb.hosts[0], "master", "root", false)
 	t.Logf("sshd_config tail:\n%s", tb.exec(t, "h01", "tail", "-5", "/etc/ssh/sshd_config"))
 	t.Logf("audit rules file:\n%s", tb.exec(t, "h01", "cat", profiles.AuditRulesPath))
 	_ = r
@@ -119,7 +122,7 @@ func TestIntegrationHardenNodeAsSudoUser(t *testing.T) {
 	integration(t)
 	tb := startTestbed(t, 43, 1)
 	d := fleetDialer(t, tb, "hardenctl")
-	r := hardenOne(t, d, tb, tb.hosts[0], "node", "hardenctl")
+	r := hardenOne(t, d, tb.hosts[0], "node", "hardenctl", false)
 	for _, n := range r.Notes {
 		if strings.Contains(n, "PermitRootLogin") {
 			t.Errorf("the guard touched root login for a sudo user: %s", n)

@@ -11,6 +11,10 @@
 #
 # Usage:
 #   hosts.sh up N            start the bastion and h01..hN (brings a running set to N)
+#   hosts.sh vm-up NAME      start VM host NAME (vm01..vm09, at 10.252.1.1N) on the same private
+#                            network: QEMU/TCG from vm-image.sh's disk, a kernel of its own (audit,
+#                            systemd); about 40 s to SSH. QEMU runs in the VM's network namespace
+#                            and forwards the address's port 22 to the guest.
 #   hosts.sh down            stop everything `up` started; remove namespaces, veths, state
 #   hosts.sh status          one line per host: name address state pid
 #   hosts.sh ssh NAME [cmd]  ssh root@NAME through the bastion (NAME may be `bastion`)
@@ -43,6 +47,7 @@ I=${HC_INSTANCE:-0}
 [[ $I =~ ^[0-9]+$ ]] && [ "$I" -le 63 ] || { echo "hosts.sh: HC_INSTANCE must be 0..63" >&2; exit 1; }
 if [ "$I" = 0 ]; then P=hc; RUN=$TESTHOSTS/run; else P=hc$I; RUN=$TESTHOSTS/run-$I; fi
 BASE=$TESTHOSTS/root
+VMDIR=$TESTHOSTS/vm
 KEY=$TESTHOSTS/keys/id_ed25519
 BASTION_ADDR=10.251.$I.2
 BASTION_MACHINE_ADDR=10.251.$I.1
@@ -54,6 +59,7 @@ DROP_CAPS="-sys_admin,-sys_module,-sys_boot,-sys_time,-sys_rawio,-mknod,-dac_rea
 die() { echo "hosts.sh: $*" >&2; exit 1; }
 running() { local st; st=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) && [ -n "$st" ] && [ "$st" != Z ]; }
 target_addr() { echo "10.252.0.$((10 + 10#${1#h}))"; }   # h01 -> 10.252.0.11
+vm_addr() { echo "10.252.1.$((10 + 10#${1#vm}))"; }       # vm01 -> 10.252.1.11
 addr_of() { if [ "$1" = bastion ]; then echo "$BASTION_ADDR"; else cat "$RUN/hosts/$1/addr"; fi; }
 pid1_of() {   # the namespace's PID 1 (sshd), as seen from the machine
   local d=$RUN/hosts/$1 pid
@@ -117,16 +123,29 @@ seed() {   # per-host files, written into the upper dir before the overlay is mo
   echo "$(addr_of "$name") $(cut -d' ' -f1,2 "$up/etc/ssh/ssh_host_ed25519_key.pub")" >"$d/known"
 }
 
+new_netns() {   # new_netns NAME: a fresh network namespace $P-NAME with lo up
+  local ns=$P-$1
+  if [ -e "/run/netns/$ns" ]; then kill_ns "$ns"; ip netns del "$ns"; fi   # left by a crash
+  ip -n "$P-priv" link del "$1" 2>/dev/null || true   # a veth whose other end is still dying
+  ip netns add "$ns"
+  ip -n "$ns" link set lo up
+}
+
+join_bridge() {   # join_bridge NAME ADDR: eth0 of $P-NAME on the private bridge, with ADDR/16
+  local ns=$P-$1
+  ip -n "$P-priv" link add "$1" type veth peer name eth0 netns "$ns"
+  ip -n "$P-priv" link set "$1" master br0 up
+  ip -n "$ns" addr add "$2/16" dev eth0
+  ip -n "$ns" link set eth0 up
+}
+
 start_host() {   # start_host NAME: network, namespaces, sshd; returns when sshd listens
   local name=$1 d=$RUN/hosts/$1 ns=$P-$1 addr i
   mkdir -p "$d"
   if [ "$name" = bastion ]; then addr=$BASTION_ADDR; else addr=$(target_addr "$name"); echo "$addr" >"$d/addr"; fi
   [ -f "$d/known" ] || seed "$name"
-  if [ -e "/run/netns/$ns" ]; then kill_ns "$ns"; ip netns del "$ns"; fi   # left by a crash
   if [ "$name" = bastion ]; then ip link del "$P-bst" 2>/dev/null || true; fi
-  ip -n "$P-priv" link del "$name" 2>/dev/null || true   # a veth whose other end is still dying
-  ip netns add "$ns"
-  ip -n "$ns" link set lo up
+  new_netns "$name"
   if [ "$name" = bastion ]; then
     ip link add "$P-bst" type veth peer name eth0 netns "$ns"
     ip addr add "$BASTION_MACHINE_ADDR/30" dev "$P-bst"
@@ -139,10 +158,7 @@ start_host() {   # start_host NAME: network, namespaces, sshd; returns when sshd
     ip -n "$ns" link set eth1 up
     ip netns exec "$ns" sysctl -qw net.ipv4.ip_forward=0 net.ipv6.conf.all.forwarding=0
   else
-    ip -n "$P-priv" link add "$name" type veth peer name eth0 netns "$ns"
-    ip -n "$P-priv" link set "$name" master br0 up
-    ip -n "$ns" addr add "$addr/16" dev eth0
-    ip -n "$ns" link set eth0 up
+    join_bridge "$name" "$addr"
   fi
   setsid ip netns exec "$ns" unshare --mount --uts --ipc --pid --fork --kill-child=SIGKILL \
       --propagation private "$SELF" _inner "$name" >"$d/console.log" 2>&1 </dev/null 8>&- &
@@ -155,11 +171,51 @@ start_host() {   # start_host NAME: network, namespaces, sshd; returns when sshd
   die "$name: sshd not listening after 10 s"
 }
 
+start_vm() {   # start_vm NAME: QEMU/TCG on the private network; returns when the guest's sshd answers
+  local name=$1 d=$RUN/hosts/$1 ns=$P-$1 addr i t0
+  [ -f "$VMDIR/debian12.qcow2" ] || die "no VM image at $VMDIR: run scripts/testhosts/vm-image.sh"
+  addr=$(vm_addr "$name")
+  mkdir -p "$d"; echo "$addr" >"$d/addr"; touch "$d/vm"
+  echo "$addr $(cut -d' ' -f1,2 "$VMDIR/ssh_host_ed25519_key.pub")" >"$d/known"
+  new_netns "$name"
+  join_bridge "$name" "$addr"
+  # the guest writes to its own overlay; the built image stays as it is
+  rm -f "$d/disk.qcow2"
+  qemu-img create -q -f qcow2 -F qcow2 -b "$VMDIR/debian12.qcow2" "$d/disk.qcow2"
+  t0=$(date +%s.%N)
+  # QEMU's user network, in a namespace whose only link is the private bridge: the guest reaches
+  # what the other targets reach (the private network; no route out), and $addr:22 comes in.
+  # (restrict=on would confine it further but, in this QEMU, also stops the forwarded port.)
+  ip netns exec "$ns" qemu-system-x86_64 -accel tcg,thread=multi -cpu max -m "${VM_MEM:-1536}" -smp 2 \
+    -nodefaults -display none -monitor none \
+    -kernel "$VMDIR/vmlinuz" -initrd "$VMDIR/initrd.img" -append "root=LABEL=root rw console=ttyS0 quiet" \
+    -drive file="$d/disk.qcow2",if=virtio,format=qcow2,cache=unsafe \
+    -netdev "user,id=n0,hostfwd=tcp:$addr:22-:22" -device virtio-net-pci,netdev=n0 \
+    -device virtio-rng-pci -serial file:"$d/console.log" -pidfile "$d/pid" -daemonize 8>&- \
+    || die "$name: qemu did not start"
+  for i in $(seq 1 600); do
+    if ip netns exec "$ns" ssh -F /dev/null -o UserKnownHostsFile="$d/known" -o StrictHostKeyChecking=yes \
+         -o BatchMode=yes -o ConnectTimeout=3 -o LogLevel=ERROR -i "$KEY" "root@$addr" true 2>/dev/null; then
+      printf 'hosts.sh: %s (VM) SSH-able at %s after %.1f s\n' "$name" "$addr" "$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN{print b-a}')" >&2
+      return 0
+    fi
+    running "$(cat "$d/pid" 2>/dev/null || echo 0)" || { tail -20 "$d/console.log" >&2; die "$name: qemu exited"; }
+    sleep 1
+  done
+  tail -30 "$d/console.log" >&2; die "$name: not SSH-able after 600 s"
+}
+
 kill_host() {   # kill every process of the host (its pid namespace); keep network and state
   local d=$RUN/hosts/$1 pid pid1 alive
   [ -f "$d/pid" ] || return 0
   pid=$(cat "$d/pid")
-  if running "$pid"; then
+  if [ -e "$d/vm" ]; then   # a VM: qemu is the whole host
+    if running "$pid"; then
+      kill -TERM "$pid" 2>/dev/null || true
+      for _ in $(seq 1 250); do running "$pid" || break; sleep 0.02; done
+      running "$pid" && kill -KILL "$pid" 2>/dev/null || true
+    fi
+  elif running "$pid"; then
     # `unshare --fork` ignores SIGTERM: SIGKILL the namespace's PID 1, which ends the namespace
     pid1=$(awk '{print $1}' "/proc/$pid/task/$pid/children" 2>/dev/null || true)
     [ -n "$pid1" ] && kill -KILL "$pid1" 2>/dev/null || true
@@ -218,13 +274,10 @@ Host *
 EOF
 }
 
-up() {
-  local n=$1 i name pids=() rc=0
-  [[ $n =~ ^[0-9]+$ ]] && [ "$n" -le $MAXHOSTS ] || die "up: N must be 0..$MAXHOSTS"
+lock_and_bastion() {   # take the instance's lock; make the private bridge and the bastion if missing
   [ -x "$BASE/usr/sbin/sshd" ] && [ -f "$KEY" ] || die "no root at $BASE: run scripts/testhosts/prepare.sh (make testhosts-up)"
   mkdir -p "$RUN/hosts"
   exec 8>"$RUN/.lock"; flock 8
-  local t0; t0=$(date +%s.%N)
   if [ ! -e "/run/netns/$P-priv" ]; then
     ip netns add "$P-priv"
     ip -n "$P-priv" link add br0 type bridge
@@ -232,6 +285,23 @@ up() {
     ip -n "$P-priv" link set lo up
   fi
   is_up bastion || { [ -e "/run/netns/$P-bastion" ] && stop_host bastion; start_host bastion; }
+}
+
+vm_up() {
+  local name=$1
+  [[ $name =~ ^vm0[1-9]$ ]] || die "vm-up: NAME must be vm01..vm09"
+  lock_and_bastion
+  is_up "$name" && { echo "hosts.sh: $name already up" >&2; return 0; }
+  stop_host "$name"
+  start_vm "$name" || { write_files; exit 1; }
+  write_files
+}
+
+up() {
+  local n=$1 i name pids=() rc=0
+  [[ $n =~ ^[0-9]+$ ]] && [ "$n" -le $MAXHOSTS ] || die "up: N must be 0..$MAXHOSTS"
+  local t0; t0=$(date +%s.%N)
+  lock_and_bastion
   # hosts beyond N go; stopped or crashed ones within N are restarted fresh
   for d in "$RUN"/hosts/h*/; do
     [ -d "$d" ] || continue
@@ -263,7 +333,7 @@ down() {
   # namespaces of this instance whose state is gone (an interrupted up or down)
   local ns
   for ns in $(ip netns list | awk -v p="$P-" 'index($1, p) == 1 {print $1}'); do
-    [[ ${ns#"$P-"} =~ ^(h[0-9]+|bastion|priv)$ ]] && { kill_ns "$ns"; ip netns del "$ns"; }
+    [[ ${ns#"$P-"} =~ ^(h[0-9]+|vm[0-9]+|bastion|priv)$ ]] && { kill_ns "$ns"; ip netns del "$ns"; }
   done
   ip netns del "$P-priv" 2>/dev/null || true
   ip link del "$P-bst" 2>/dev/null || true
@@ -294,6 +364,7 @@ nsexec() {   # nsexec NAME cmd...: run inside the host, with the host's capabili
 case "${1:-}" in
   _inner) shift; inner "$@" ;;
   up) [ $# -eq 2 ] || die "usage: up N"; up "$2" ;;
+  vm-up) [ $# -eq 2 ] || die "usage: vm-up NAME"; vm_up "$2" ;;
   down) down ;;
   status) status ;;
   exec) [ $# -ge 3 ] || die "usage: exec NAME cmd..."; name=$2; shift 2; nsexec "$name" "$@" ;;
@@ -320,5 +391,5 @@ case "${1:-}" in
     nsexec "$name" mv /usr/bin/oscap /usr/bin/oscap.hidden; touch "$RUN/hosts/$name/oscap-hidden" ;;
   show-oscap) [ $# -eq 2 ] || die "usage: show-oscap NAME"; name=$2
     nsexec "$name" mv /usr/bin/oscap.hidden /usr/bin/oscap; rm -f "$RUN/hosts/$name/oscap-hidden" ;;
-  *) sed -n '2,29p' "$0"; exit 1 ;;
+  *) sed -n '2,/^set -euo/{/^#/p}' "$0"; exit 1 ;;
 esac
