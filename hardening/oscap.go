@@ -76,11 +76,10 @@ type HostResult struct {
 
 // HostFiles are a host's fetched files, relative to the run directory.
 type HostFiles struct {
-	ARF     string `json:"arf,omitempty"`
-	Results string `json:"results,omitempty"`
-	Report  string `json:"report,omitempty"`
-	Before  string `json:"before_arf,omitempty"`
-	Remedy  string `json:"remediation_arf,omitempty"`
+	ARF    string `json:"arf,omitempty"`
+	Report string `json:"report,omitempty"`
+	Before string `json:"before_arf,omitempty"`
+	Remedy string `json:"remediation_arf,omitempty"`
 }
 
 // Scanner runs oscap on hosts over Conns from Dialer, judging each by the operator's content.
@@ -96,7 +95,7 @@ type Scanner struct {
 	Remediate bool
 	// Timeout bounds each host's whole run (connect, upload, every oscap run, downloads).
 	Timeout time.Duration
-	// RunDir receives <host>/arf.xml, results.xml and report.html; empty means nothing is kept.
+	// RunDir receives <host>/arf.xml and report.html; empty means nothing is kept.
 	RunDir string
 	// LoginUser is the SSH user (for the guard's sshd -T check); empty means root.
 	LoginUser string
@@ -461,12 +460,14 @@ func (e evaluation) command(dir string, deadline time.Time, hasDeadline bool) st
 	if e.remediate {
 		b.WriteString(" --remediate")
 	}
-	b.WriteString(" --results-arf arf.xml --results results.xml --report report.html " + shellQuote(e.ds))
+	// The ARF holds the XCCDF results (with the OVAL results and the target's facts): a separate
+	// --results file would be a second copy to write, compress and fetch.
+	b.WriteString(" --results-arf arf.xml --report report.html " + shellQuote(e.ds))
 	b.WriteString("; rc=$?")
 	if e.gzip {
-		// ARF and results are XML (14 and 7 MB for Debian's standard profile): gzip -1 makes
-		// them a tenth for the trip back through the bastion.
-		fmt.Fprintf(&b, "; if [ $rc -eq 0 ] || [ $rc -eq 2 ]; then gzip -1 -f arf.xml results.xml report.html || rc=%d; fi", evalExitGzip)
+		// The ARF is XML (14 MB for Debian's standard profile): gzip -1 makes it and the report
+		// a tenth for the trip back through the bastion.
+		fmt.Fprintf(&b, "; if [ $rc -eq 0 ] || [ $rc -eq 2 ]; then gzip -1 -f arf.xml report.html || rc=%d; fi", evalExitGzip)
 	}
 	// The results belong to the login user, who fetches them over SFTP.
 	b.WriteString(`; chown -R "${SUDO_USER:-$(id -un)}" . 2>/dev/null; exit $rc`)
@@ -495,7 +496,7 @@ func (s *Scanner) evaluate(ctx context.Context, rs *remoteDir, ev evaluation, ho
 	files := []struct {
 		remote string
 		local  *string
-	}{{"arf.xml", &res.Files.ARF}, {"results.xml", &res.Files.Results}, {"report.html", &res.Files.Report}}
+	}{{"arf.xml", &res.Files.ARF}, {"report.html", &res.Files.Report}}
 	if hostDir == "" {
 		// Nothing is kept: fetch the ARF alone, into a temporary file.
 		files = files[:1]

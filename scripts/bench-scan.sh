@@ -106,7 +106,7 @@ EOF
   while read -r name addr; do
     rc=0
     SSH_ADDITIONAL_OPTIONS="-F $RUN/ssh_config" oscap-ssh "root@$addr" 22 xccdf eval --profile "$SCAP_PROFILE" \
-      --results "$OUT/oscap-ssh-$name-results.xml" --results-arf "$OUT/oscap-ssh-$name-arf.xml" \
+      --results-arf "$OUT/oscap-ssh-$name-arf.xml" \
       --report "$OUT/oscap-ssh-$name.html" "$DS" </dev/null >"$OUT/oscap-ssh-$name.log" 2>&1 || rc=$?
     [ $rc = 0 ] || [ $rc = 2 ] || { tail -5 "$OUT/oscap-ssh-$name.log" >&2; die "oscap-ssh $name exited $rc"; }
   done <"$RUN/hosts.txt"
@@ -132,7 +132,7 @@ while [ \$# -gt 0 ]; do
 done
 sleep $s
 cp /var/lib/hardenctl-bench/arf.xml \"\$arf\"
-cp /var/lib/hardenctl-bench/arf.xml \"\$res\"
+[ -z \"\$res\" ] || cp /var/lib/hardenctl-bench/arf.xml \"\$res\"
 echo '<html><body>simulated</body></html>' >\"\$rep\"
 exit 2
 EOF
