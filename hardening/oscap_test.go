@@ -36,6 +36,7 @@ type fakeHost struct {
 	other     func(cmd string) (stdout string, exit int)
 	dialErr   error
 	delay     time.Duration // how long oscap takes
+	corrupt   bool          // uploads of .gz files arrive with one byte changed
 	gauges    *fleetGauges  // shared by a fleet's hosts (optional)
 
 	mu       sync.Mutex
@@ -67,22 +68,24 @@ func (c fakeConn) Run(ctx context.Context, cmd string, stdout, stderr io.Writer)
 		}
 		io.WriteString(stdout, probeDirMarker+"/tmp/hardenctl.AbC123\n")
 	case strings.HasPrefix(cmd, "command -v gzip"):
-		// gzip -dc P.gz | tee P | sha256sum && rm -f P.gz
+		// gzip -d P.gz: unpacks, checks the CRC, removes P.gz
 		f := strings.Fields(cmd)
 		p := f[len(f)-1]
 		p = p[:len(p)-len(".gz")]
 		h.mu.Lock()
+		defer h.mu.Unlock()
 		zr, err := gzip.NewReader(bytes.NewReader(h.files[p+".gz"]))
 		if err != nil {
-			h.mu.Unlock()
+			io.WriteString(stderr, "gzip: "+err.Error())
 			return 1, nil
 		}
-		data, _ := io.ReadAll(zr)
+		data, err := io.ReadAll(zr)
+		if err != nil {
+			io.WriteString(stderr, "gzip: "+err.Error())
+			return 1, nil
+		}
 		h.files[p] = data
 		delete(h.files, p+".gz")
-		h.mu.Unlock()
-		sum := sha256.Sum256(data)
-		fmt.Fprintf(stdout, "%s  %s\n", hex.EncodeToString(sum[:]), p)
 	case strings.HasPrefix(cmd, "sha256sum "):
 		p := strings.TrimPrefix(cmd, "sha256sum ")
 		h.mu.Lock()
@@ -142,6 +145,9 @@ func (c fakeConn) Upload(ctx context.Context, path string, r io.Reader, mode uin
 	b, err := io.ReadAll(r)
 	if err != nil {
 		return err
+	}
+	if c.h.corrupt && strings.HasSuffix(path, ".gz") {
+		b[len(b)/2] ^= 0x40
 	}
 	c.h.mu.Lock()
 	defer c.h.mu.Unlock()
@@ -360,6 +366,22 @@ func TestFleetConcurrencyBound(t *testing.T) {
 	res = Fleet(ctx, hosts, 2, func(ctx context.Context, h Host) HostResult { return HostResult{Host: h.Name} }, nil)
 	if res[29].Status != StatusCanceled {
 		t.Errorf("canceled run: %+v", res[29])
+	}
+}
+
+// A datastream that arrives damaged is not scanned with: gzip's CRC check fails the unpack.
+func TestScannerCorruptUpload(t *testing.T) {
+	d := fakeDialer{"10.0.0.1": {osRelease: debian12, corrupt: true}}
+	std, _ := profiles.Builtin("standard")
+	s := &Scanner{Dialer: d, Content: testContent(t), Profile: std}
+	r := s.Host(context.Background(), Host{Name: "h1", Address: "10.0.0.1"})
+	if r.Status != StatusError || !strings.Contains(r.Error, "unpack ssg-debian12-ds.xml exited 1: gzip:") {
+		t.Fatalf("status %s, error %q", r.Status, r.Error)
+	}
+	for _, c := range d["10.0.0.1"].commands {
+		if strings.Contains(c, "oscap xccdf eval") {
+			t.Errorf("oscap ran on damaged content: %s", c)
+		}
 	}
 }
 

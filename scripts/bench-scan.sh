@@ -140,11 +140,16 @@ chmod 755 /usr/local/bin/oscap" <<<"$arf"
   done <"$RUN/hosts.txt"
 
   echo "== SIMULATED: $n hosts, stand-in oscap sleeping ${s}s, concurrency $c"
+  local b0 t0c b1 t1c
+  read -r b0 t0c < <(cpu_busy)
   read -r wall user sys rss < <(hardenctl_scan "$c" "sim-$n-$c")
+  read -r b1 t1c < <(cpu_busy)
   local ideal; ideal=$(awk -v n="$n" -v c="$c" -v s="$s" 'BEGIN{r=int(n/c); if (r*c<n) r++; print r*s}')
   local cpu; cpu=$(awk -v u="$user" -v s="$sys" 'BEGIN{print u+s}')
   echo "SIMULATED: wall ${wall}s vs ideal ceil($n/$c)*$s = ${ideal}s: $(awk -v w="$wall" -v i="$ideal" 'BEGIN{printf "%.2f", w/i}')x"
   echo "SIMULATED: hardenctl CPU ${cpu}s ($(awk -v c="$cpu" -v n="$n" 'BEGIN{printf "%.3f", c/n}')s per host), peak RSS $((rss / 1024)) MiB ($(awk -v r="$rss" -v n="$n" 'BEGIN{printf "%.2f", r/1024/n}') MiB per host)"
+  awk -v b="$(awk -v a="$b0" -v b="$b1" 'BEGIN{print b-a}')" -v h="$cpu" -v n="$n" -v w="$wall" -v k="$CORES" \
+      'BEGIN{printf "machine during the run: %.1f core-seconds busy (%.0f%% of %d cores); besides hardenctl (the hosts'"'"' sshd, unpacking, the bastion, anything else): %.3f core-s per host\n", b, 100*b/(w*k), k, (b-h)/n}'
   python3 - "$OUT/sim-$n-$c.json" <<'EOF'
 import json, sys, collections
 s = json.load(open(sys.argv[1]))
