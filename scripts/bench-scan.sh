@@ -91,7 +91,7 @@ chmod 755 /usr/local/bin/oscap; rm -f /var/tmp/oscap-cpu'
   awk -v b="$(awk -v a="$b0" -v b="$b1" 'BEGIN{print b-a}')" -v t="$(awk -v a="$t0c" -v b="$t1c" 'BEGIN{print b-a}')" \
       -v o="$cpu" -v h="$(awk -v u="$user" -v s="$sys" 'BEGIN{print u+s}')" -v w="$wall" -v n="$CORES" \
       'BEGIN{other=b-o-h; if (other<0) other=0; avail=n-other/w;
-             printf "machine during the run: %.1f of %.1f core-seconds busy; not ours (oscap, hardenctl): %.1f core-s = %.2f cores on average\n", b, t, other, other/w;
+             printf "machine during the run: %.1f of %.1f core-seconds busy; besides oscap and hardenctl (sshd and gzip on the hosts, the bastion, anything else): %.1f core-s = %.2f cores on average\n", b, t, other, other/w;
              if (avail > 0.1) printf "bound on the cores left to us (%.2f): %.1fs; ratio %.2fx\n", avail, o/avail, w/(o/avail)}' 
   python3 - "$OUT/real.json" <<'EOF'
 import json, sys
