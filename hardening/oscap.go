@@ -321,6 +321,11 @@ func (s *Scanner) prepare(ctx context.Context, h Host, res *HostResult) (*sessio
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", errNoContent, err)
 	}
+	if len(s.Tailoring) > 0 {
+		if scapID, err = tailoredProfile(s.Tailoring, scapID); err != nil {
+			return nil, err
+		}
+	}
 	res.Datastream, res.SCAPProfile, res.Tailoring = ds, scapID, s.Profile.Tailoring
 
 	if err := rs.uploadDatastream(ctx, ds); err != nil {

@@ -485,16 +485,45 @@ func TestClassifyCanceled(t *testing.T) {
 	}
 }
 
+func TestTailoredProfile(t *testing.T) {
+	const base = "xccdf_org.ssgproject.content_profile_standard"
+	file := func(profiles ...string) []byte {
+		return []byte(`<?xml version="1.0"?><Tailoring xmlns="http://checklists.nist.gov/xccdf/1.2" id="t">` + strings.Join(profiles, "") + `</Tailoring>`)
+	}
+	prof := func(id, extends string) string { return `<Profile id="` + id + `" extends="` + extends + `"><title>x</title></Profile>` }
+	for _, tc := range []struct {
+		name, file, want, err string
+	}{
+		{"the id itself", string(file(prof(base, base))), base, ""},
+		{"the one extending it", string(file(prof("x_customized", base), prof("y", "other"))), "x_customized", ""},
+		{"two extend it", string(file(prof("a", base), prof("b", base))), "", "profiles a, b all extend " + base},
+		{"none extends it", string(file(prof("y", "other"))), "", "no profile of the file (y) is or extends " + base},
+		{"no profile", string(file()), "", "defines no Profile"},
+		{"not XML", "{}", "", "not an XCCDF tailoring file"},
+	} {
+		got, err := tailoredProfile([]byte(tc.file), base)
+		if got != tc.want || (err == nil) != (tc.err == "") || err != nil && !strings.Contains(err.Error(), tc.err) {
+			t.Errorf("%s: %q, %v; want %q, %q", tc.name, got, err, tc.want, tc.err)
+		}
+	}
+}
+
 func TestScannerTailoringAndRemediateFlags(t *testing.T) {
 	h := &fakeHost{osRelease: debian12, oscapExit: 0}
 	p, _ := profiles.Builtin("standard")
 	p.Tailoring = "tailoring/node.xml"
-	s := &Scanner{Dialer: fakeDialer{"a": h}, Content: testContent(t), Profile: p, Tailoring: []byte("<Tailoring/>")}
+	tailoring := `<xccdf:Tailoring xmlns:xccdf="http://checklists.nist.gov/xccdf/1.2" id="t">` +
+		`<xccdf:Profile id="xccdf_org.ssgproject.content_profile_standard_customized" extends="xccdf_org.ssgproject.content_profile_standard"/></xccdf:Tailoring>`
+	s := &Scanner{Dialer: fakeDialer{"a": h}, Content: testContent(t), Profile: p, Tailoring: []byte(tailoring)}
 	r := s.Host(context.Background(), Host{Address: "a"})
 	if r.Status != StatusCompliant || r.Tailoring != "tailoring/node.xml" || r.Host != "a" {
 		t.Fatalf("%+v", r)
 	}
-	if string(h.files["/tmp/hardenctl.AbC123/tailoring.xml"]) != "<Tailoring/>" {
+	// The tailored profile is evaluated, not the base one that it extends.
+	if r.SCAPProfile != "xccdf_org.ssgproject.content_profile_standard_customized" {
+		t.Errorf("evaluated %s", r.SCAPProfile)
+	}
+	if string(h.files["/tmp/hardenctl.AbC123/tailoring.xml"]) != tailoring {
 		t.Error("tailoring not uploaded")
 	}
 	var eval string
