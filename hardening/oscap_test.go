@@ -490,7 +490,9 @@ func TestTailoredProfile(t *testing.T) {
 	file := func(profiles ...string) []byte {
 		return []byte(`<?xml version="1.0"?><Tailoring xmlns="http://checklists.nist.gov/xccdf/1.2" id="t">` + strings.Join(profiles, "") + `</Tailoring>`)
 	}
-	prof := func(id, extends string) string { return `<Profile id="` + id + `" extends="` + extends + `"><title>x</title></Profile>` }
+	prof := func(id, extends string) string {
+		return `<Profile id="` + id + `" extends="` + extends + `"><title>x</title></Profile>`
+	}
 	for _, tc := range []struct {
 		name, file, want, err string
 	}{
