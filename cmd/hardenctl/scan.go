@@ -39,6 +39,7 @@ type scanOptions struct {
 	contentDir  string
 	datastream  string
 	profile     string
+	scapProfile string
 	tailoring   string
 	minScore    float64
 	concurrency int
@@ -122,7 +123,8 @@ Exit status as for scan: 0 passed, 2 below --min-score, 3 a host failed, 1 comma
 	f.StringVar(&o.contentDir, "content-dir", "content", "directory of SCAP datastreams (ssg-<os><major>-ds.xml)")
 	f.StringVar(&o.datastream, "datastream", "", "use this datastream file name from --content-dir for every host, whatever its OS")
 	f.StringVar(&o.profile, "profile", "standard", "hardenctl profile: "+strings.Join(profiles.Names(), ", "))
-	f.StringVar(&o.tailoring, "tailoring", "", "XCCDF tailoring file to apply")
+	f.StringVar(&o.scapProfile, "scap-profile", "", "evaluate this XCCDF profile id on every host instead of the hardenctl profile's (e.g. one of --tailoring's)")
+	f.StringVar(&o.tailoring, "tailoring", "", "XCCDF tailoring file to apply (its profile that extends the SCAP profile is evaluated, unless --scap-profile names one)")
 	f.Float64Var(&o.minScore, "min-score", 0, "fail when a host scores below this (default: the profile's)")
 	f.IntVar(&o.concurrency, "concurrency", hardening.DefaultConcurrency, "hosts running oscap at once (as many more are connected and loaded ahead)")
 	f.DurationVar(&o.timeout, "timeout", 10*time.Minute, "per-host limit for the whole run (connect, upload, oscap, download)")
@@ -156,6 +158,9 @@ func runOscap(ctx context.Context, g *globals, o scanOptions, newDialer dialerFa
 	}
 	if o.datastream != "" {
 		prof.Datastream = o.datastream
+	}
+	if o.scapProfile != "" {
+		prof.SCAPProfile = map[string]string{"*": o.scapProfile}
 	}
 	var tailoring []byte
 	if o.tailoring != "" {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -71,5 +72,64 @@ func TestScanUnreachableHosts(t *testing.T) {
 	}
 	if !strings.Contains(errOut.String(), "b: unreachable") {
 		t.Errorf("progress on stderr:\n%s", errOut.String())
+	}
+}
+
+// diskFullDialer reaches a Debian 12 host whose disk is full: the probe answers, every upload
+// fails, so a host's result says which datastream and SCAP profile it was to be judged by.
+type diskFullDialer struct{}
+
+func (diskFullDialer) Dial(ctx context.Context, h hardening.Host) (hardening.Conn, error) {
+	return diskFullConn{}, nil
+}
+
+type diskFullConn struct{}
+
+func (diskFullConn) Run(ctx context.Context, cmd string, stdout, stderr io.Writer) (int, error) {
+	if strings.HasPrefix(cmd, "cat /etc/os-release") {
+		io.WriteString(stdout, "ID=debian\nVERSION_ID=\"12\"\n@@hardenctl-dir=/tmp/hardenctl.abcdef\n")
+	}
+	return 0, nil
+}
+func (diskFullConn) Upload(context.Context, string, io.Reader, uint32) error {
+	return errors.New("sftp: no space left on device")
+}
+func (diskFullConn) Download(context.Context, string, io.Writer) error { return os.ErrNotExist }
+func (diskFullConn) Close() error                                      { return nil }
+
+// Which SCAP profile a host is judged by: the hardenctl profile's, the one of --tailoring that
+// extends it, or --scap-profile's.
+func TestScanSCAPProfileChoice(t *testing.T) {
+	dir := t.TempDir()
+	content := filepath.Join(dir, "content")
+	os.Mkdir(content, 0o755)
+	os.WriteFile(filepath.Join(content, "ssg-debian12-ds.xml"), []byte("<ds/>"), 0o644)
+	tailoring := filepath.Join(dir, "tailoring.xml")
+	os.WriteFile(tailoring, []byte(`<Tailoring xmlns="http://checklists.nist.gov/xccdf/1.2" id="t">`+
+		`<Profile id="site_standard" extends="xccdf_org.ssgproject.content_profile_standard"/>`+
+		`<Profile id="site_strict" extends="xccdf_org.ssgproject.content_profile_anssi_bp28_high"/></Tailoring>`), 0o644)
+	for _, tc := range []struct {
+		name                string
+		tailoring, scapFlag string
+		want                string
+	}{
+		{"profile", "", "", "xccdf_org.ssgproject.content_profile_standard"},
+		{"tailoring", tailoring, "", "site_standard"},
+		{"scap-profile", tailoring, "site_strict", "site_strict"},
+	} {
+		var out, errOut bytes.Buffer
+		g := &globals{stdout: &out, stderr: &errOut, logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+		o := scanOptions{hosts: []string{"a=10.0.0.1"}, contentDir: content, profile: "standard", minScore: -1, concurrency: 1,
+			reportDir: filepath.Join(dir, "reports"), json: true, tailoring: tc.tailoring, scapProfile: tc.scapFlag}
+		runOscap(context.Background(), g, o, func(context.Context, *globals, scanOptions) (hardening.Dialer, func() error, error) {
+			return diskFullDialer{}, func() error { return nil }, nil
+		})
+		var sum hardening.Summary
+		if err := json.Unmarshal(out.Bytes(), &sum); err != nil || len(sum.Hosts) != 1 {
+			t.Fatalf("%s: -json output: %v\n%s\n%s", tc.name, err, out.String(), errOut.String())
+		}
+		if h := sum.Hosts[0]; h.SCAPProfile != tc.want || !strings.Contains(h.Error, "no space left") {
+			t.Errorf("%s: SCAP profile %q (error %q), want %q", tc.name, h.SCAPProfile, h.Error, tc.want)
+		}
 	}
 }
