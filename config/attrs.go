@@ -422,3 +422,32 @@ func (d *decoder) describeBase(base string) string {
 	}
 	return "the configuration's directory, " + base
 }
+
+// nameAttr, stringAttr and boolAttr decode an optional attribute of a block's content into
+// *dst (evalName, evalString, evalBool) and return diags with what they found wrong.
+func (d *decoder) nameAttr(content *hcl.BodyContent, name string, dst *string, diags hcl.Diagnostics) hcl.Diagnostics {
+	if attr, ok := content.Attributes[name]; ok {
+		s, sDiags := d.evalName(attr.Expr, name)
+		*dst = s
+		diags = append(diags, sDiags...)
+	}
+	return diags
+}
+
+func (d *decoder) stringAttr(content *hcl.BodyContent, name string, dst *string, diags hcl.Diagnostics) hcl.Diagnostics {
+	if attr, ok := content.Attributes[name]; ok {
+		s, sDiags := d.evalString(attr.Expr)
+		*dst = s
+		diags = append(diags, sDiags...)
+	}
+	return diags
+}
+
+func (d *decoder) boolAttr(content *hcl.BodyContent, name string, dst *bool, diags hcl.Diagnostics) hcl.Diagnostics {
+	if attr, ok := content.Attributes[name]; ok {
+		b, bDiags := d.evalBool(attr.Expr)
+		*dst = b
+		diags = append(diags, bDiags...)
+	}
+	return diags
+}

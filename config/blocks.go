@@ -15,16 +15,8 @@ var cloudSchema = &hcl.BodySchema{
 func (d *decoder) decodeCloud(b *hcl.Block) hcl.Diagnostics {
 	content, diags := b.Body.Content(cloudSchema)
 	d.cfg.Cloud.DeclRange = b.DefRange
-	if attr, ok := content.Attributes["cloud"]; ok {
-		s, sDiags := d.evalString(attr.Expr)
-		diags = append(diags, sDiags...)
-		d.cfg.Cloud.Cloud = s
-	}
-	if attr, ok := content.Attributes["region"]; ok {
-		s, sDiags := d.evalString(attr.Expr)
-		diags = append(diags, sDiags...)
-		d.cfg.Cloud.Region = s
-	}
+	diags = d.stringAttr(content, "cloud", &d.cfg.Cloud.Cloud, diags)
+	diags = d.stringAttr(content, "region", &d.cfg.Cloud.Region, diags)
 	return diags
 }
 
@@ -66,16 +58,8 @@ func (d *decoder) decodeBastion(b *hcl.Block) hcl.Diagnostics {
 		diags = append(diags, rDiags...)
 		bastion.Image = ref
 	}
-	if attr, ok := content.Attributes["flavor"]; ok {
-		s, sDiags := d.evalName(attr.Expr, "flavor")
-		diags = append(diags, sDiags...)
-		bastion.Flavor = s
-	}
-	if attr, ok := content.Attributes["network"]; ok {
-		s, sDiags := d.evalName(attr.Expr, "network")
-		diags = append(diags, sDiags...)
-		bastion.Network = s
-	}
+	diags = d.nameAttr(content, "flavor", &bastion.Flavor, diags)
+	diags = d.nameAttr(content, "network", &bastion.Network, diags)
 	attr, ok := content.Attributes["allow_from"]
 	if !ok {
 		return diags

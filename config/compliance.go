@@ -88,11 +88,7 @@ func (d *decoder) decodeProfile(b *hcl.Block) hcl.Diagnostics {
 	content, diags := b.Body.Content(profileSchema)
 	p := &Profile{Name: b.Labels[0], DeclRange: b.DefRange}
 	d.cfg.Profiles = append(d.cfg.Profiles, p)
-	if attr, ok := content.Attributes["extends"]; ok {
-		s, sDiags := d.evalName(attr.Expr, "extends")
-		diags = append(diags, sDiags...)
-		p.Extends = s
-	}
+	diags = d.nameAttr(content, "extends", &p.Extends, diags)
 	if attr, ok := content.Attributes["datastream"]; ok {
 		s, sDiags := d.evalPath(attr.Expr, d.cfg.Compliance.ContentDir, "datastream", true)
 		diags = append(diags, sDiags...)
@@ -185,16 +181,8 @@ func (d *decoder) decodeSCAPProfile(attr *hcl.Attribute) (string, map[string]str
 func (d *decoder) decodeAudit(b *hcl.Block) (*Audit, hcl.Diagnostics) {
 	content, diags := b.Body.Content(auditSchema)
 	a := &Audit{DeclRange: b.DefRange}
-	if attr, ok := content.Attributes["watch_etcd"]; ok {
-		v, vDiags := d.evalBool(attr.Expr)
-		diags = append(diags, vDiags...)
-		a.WatchEtcd = v
-	}
-	if attr, ok := content.Attributes["watch_secrets"]; ok {
-		s, sDiags := d.evalName(attr.Expr, "watch_secrets")
-		diags = append(diags, sDiags...)
-		a.WatchSecrets = s
-	}
+	diags = d.boolAttr(content, "watch_etcd", &a.WatchEtcd, diags)
+	diags = d.nameAttr(content, "watch_secrets", &a.WatchSecrets, diags)
 	if attr, ok := content.Attributes["rules"]; ok {
 		rules, ranges, rDiags := d.evalStringsAt(attr.Expr, "rules")
 		diags = append(diags, rDiags...)

@@ -49,31 +49,15 @@ func (d *decoder) decodeFleet(b *hcl.Block) hcl.Diagnostics {
 			f.Zone = name
 		}
 	}
-	if attr, ok := content.Attributes["flavor"]; ok {
-		s, sDiags := d.evalName(attr.Expr, "flavor")
-		diags = append(diags, sDiags...)
-		f.Flavor = s
-	}
+	diags = d.nameAttr(content, "flavor", &f.Flavor, diags)
 	if attr, ok := content.Attributes["count"]; ok {
 		n, _, nDiags := d.evalInt(attr.Expr, 0, maxCount, "count")
 		diags = append(diags, nDiags...)
 		f.Count = n
 	}
-	if attr, ok := content.Attributes["network"]; ok {
-		s, sDiags := d.evalName(attr.Expr, "network")
-		diags = append(diags, sDiags...)
-		f.Network = s
-	}
-	if attr, ok := content.Attributes["key_pair"]; ok {
-		s, sDiags := d.evalName(attr.Expr, "key_pair")
-		diags = append(diags, sDiags...)
-		f.KeyPair = s
-	}
-	if attr, ok := content.Attributes["allow_rebuild"]; ok {
-		v, vDiags := d.evalBool(attr.Expr)
-		diags = append(diags, vDiags...)
-		f.AllowRebuild = v
-	}
+	diags = d.nameAttr(content, "network", &f.Network, diags)
+	diags = d.nameAttr(content, "key_pair", &f.KeyPair, diags)
+	diags = d.boolAttr(content, "allow_rebuild", &f.AllowRebuild, diags)
 	ub, uDiags := singleBlock(content.Blocks, "upgrade", "fleet")
 	diags = append(diags, uDiags...)
 	if ub != nil {
@@ -121,11 +105,7 @@ func (d *decoder) decodeUpgrade(b *hcl.Block) (Upgrade, hcl.Diagnostics) {
 func (d *decoder) decodeHealth(b *hcl.Block) (Health, hcl.Diagnostics) {
 	content, diags := b.Body.Content(healthSchema)
 	h := Health{SSH: true, DeclRange: b.DefRange}
-	if attr, ok := content.Attributes["ssh"]; ok {
-		v, vDiags := d.evalBool(attr.Expr)
-		diags = append(diags, vDiags...)
-		h.SSH = v
-	}
+	diags = d.boolAttr(content, "ssh", &h.SSH, diags)
 	if attr, ok := content.Attributes["tcp"]; ok {
 		ports, pDiags := d.decodePorts(attr)
 		diags = append(diags, pDiags...)

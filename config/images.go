@@ -57,11 +57,7 @@ func (d *decoder) decodeMirror(b *hcl.Block) hcl.Diagnostics {
 	if m.Kind == MirrorAPT && m.Components == nil {
 		m.Components = []string{"main"}
 	}
-	if attr, ok := content.Attributes["trusted"]; ok {
-		v, vDiags := d.evalBool(attr.Expr)
-		diags = append(diags, vDiags...)
-		m.Trusted = v
-	}
+	diags = d.boolAttr(content, "trusted", &m.Trusted, diags)
 	if attr, ok := content.Attributes["gpg_key"]; ok {
 		p, pDiags := d.evalPath(attr.Expr, d.dir, "gpg_key file", true)
 		diags = append(diags, pDiags...)
@@ -125,11 +121,7 @@ func (d *decoder) decodeRegistry(b *hcl.Block) hcl.Diagnostics {
 			}
 		}
 	}
-	if attr, ok := content.Attributes["block_public"]; ok {
-		v, vDiags := d.evalBool(attr.Expr)
-		diags = append(diags, vDiags...)
-		r.BlockPublic = v
-	}
+	diags = d.boolAttr(content, "block_public", &r.BlockPublic, diags)
 	return diags
 }
 
@@ -202,16 +194,8 @@ func (d *decoder) decodeImage(b *hcl.Block) hcl.Diagnostics {
 		diags = append(diags, srcDiags...)
 		img.Source = src
 	}
-	if attr, ok := content.Attributes["flavor"]; ok {
-		s, sDiags := d.evalName(attr.Expr, "flavor")
-		diags = append(diags, sDiags...)
-		img.Flavor = s
-	}
-	if attr, ok := content.Attributes["network"]; ok {
-		s, sDiags := d.evalName(attr.Expr, "network")
-		diags = append(diags, sDiags...)
-		img.Network = s
-	}
+	diags = d.nameAttr(content, "flavor", &img.Flavor, diags)
+	diags = d.nameAttr(content, "network", &img.Network, diags)
 	if attr, ok := content.Attributes["mirrors"]; ok {
 		names, nDiags := d.evalRefs(attr.Expr, "mirror", "mirrors")
 		diags = append(diags, nDiags...)
@@ -244,11 +228,7 @@ func (d *decoder) decodeImage(b *hcl.Block) hcl.Diagnostics {
 			img.Retire = s
 		}
 	}
-	if attr, ok := content.Attributes["keep_builder_on_failure"]; ok {
-		v, vDiags := d.evalBool(attr.Expr)
-		diags = append(diags, vDiags...)
-		img.KeepBuilderOnFailure = v
-	}
+	diags = d.boolAttr(content, "keep_builder_on_failure", &img.KeepBuilderOnFailure, diags)
 	if attr, ok := content.Attributes["ssh_user"]; ok {
 		s, sDiags := d.evalName(attr.Expr, "ssh_user")
 		diags = append(diags, sDiags...)
@@ -262,11 +242,7 @@ func (d *decoder) decodeImage(b *hcl.Block) hcl.Diagnostics {
 func (d *decoder) decodeImageSource(b *hcl.Block) (ImageSource, hcl.Diagnostics) {
 	content, diags := b.Body.Content(imageSourceSchema)
 	src := ImageSource{DeclRange: b.DefRange}
-	if attr, ok := content.Attributes["name"]; ok {
-		s, sDiags := d.evalName(attr.Expr, "name")
-		diags = append(diags, sDiags...)
-		src.Name = s
-	}
+	diags = d.nameAttr(content, "name", &src.Name, diags)
 	if attr, ok := content.Attributes["tags"]; ok {
 		tags, tDiags := d.evalStrings(attr.Expr, "tags")
 		diags = append(diags, tDiags...)
@@ -279,11 +255,7 @@ func (d *decoder) decodeImageSource(b *hcl.Block) (ImageSource, hcl.Diagnostics)
 			src.Properties = props
 		}
 	}
-	if attr, ok := content.Attributes["most_recent"]; ok {
-		v, vDiags := d.evalBool(attr.Expr)
-		diags = append(diags, vDiags...)
-		src.MostRecent = v
-	}
+	diags = d.boolAttr(content, "most_recent", &src.MostRecent, diags)
 	if !diags.HasErrors() && src.Name == "" && len(src.Tags) == 0 && len(src.Properties) == 0 {
 		diags = append(diags, errorAt(b.DefRange, "Source selects every image",
 			"A source block selects the base image by name, tags or properties; it sets none of them."))

@@ -45,11 +45,7 @@ func (d *decoder) decodeSSH(b *hcl.Block) hcl.Diagnostics {
 	content, diags := b.Body.Content(sshSchema)
 	s := &d.cfg.SSH
 	s.DeclRange = b.DefRange
-	if attr, ok := content.Attributes["user"]; ok {
-		u, uDiags := d.evalName(attr.Expr, "user")
-		diags = append(diags, uDiags...)
-		s.User = u
-	}
+	diags = d.nameAttr(content, "user", &s.User, diags)
 	if attr, ok := content.Attributes["identity_files"]; ok {
 		files, ranges, fDiags := d.evalStringsAt(attr.Expr, "identity_files")
 		diags = append(diags, fDiags...)
@@ -62,11 +58,7 @@ func (d *decoder) decodeSSH(b *hcl.Block) hcl.Diagnostics {
 			s.IdentityFiles = append(s.IdentityFiles, p)
 		}
 	}
-	if attr, ok := content.Attributes["use_agent"]; ok {
-		v, vDiags := d.evalBool(attr.Expr)
-		diags = append(diags, vDiags...)
-		s.UseAgent = v
-	}
+	diags = d.boolAttr(content, "use_agent", &s.UseAgent, diags)
 	if attr, ok := content.Attributes["known_hosts"]; ok {
 		p, pDiags := d.evalPath(attr.Expr, d.dir, "known_hosts file", false)
 		diags = append(diags, pDiags...)
@@ -74,11 +66,7 @@ func (d *decoder) decodeSSH(b *hcl.Block) hcl.Diagnostics {
 			s.KnownHosts = p
 		}
 	}
-	if attr, ok := content.Attributes["trust_on_first_use"]; ok {
-		v, vDiags := d.evalBool(attr.Expr)
-		diags = append(diags, vDiags...)
-		s.TrustOnFirstUse = v
-	}
+	diags = d.boolAttr(content, "trust_on_first_use", &s.TrustOnFirstUse, diags)
 	if attr, ok := content.Attributes["connect_timeout"]; ok {
 		t, set, tDiags := d.evalDuration(attr.Expr, "connect_timeout")
 		diags = append(diags, tDiags...)

@@ -38,11 +38,7 @@ func (d *decoder) decodeZone(b *hcl.Block) hcl.Diagnostics {
 	content, diags := b.Body.Content(zoneSchema)
 	z := &Zone{Name: b.Labels[0], IPVersions: []int{4, 6}, DeclRange: b.DefRange}
 	d.cfg.Zones = append(d.cfg.Zones, z)
-	if attr, ok := content.Attributes["description"]; ok {
-		s, sDiags := d.evalString(attr.Expr)
-		diags = append(diags, sDiags...)
-		z.Description = s
-	}
+	diags = d.stringAttr(content, "description", &z.Description, diags)
 	if attr, ok := content.Attributes["ip_versions"]; ok {
 		versions, vDiags := d.decodeIPVersions(attr)
 		diags = append(diags, vDiags...)
@@ -121,16 +117,8 @@ func (d *decoder) decodeRule(b *hcl.Block) (*Rule, hcl.Diagnostics) {
 			r.Ports = ports
 		}
 	}
-	if attr, ok := content.Attributes["description"]; ok {
-		s, sDiags := d.evalString(attr.Expr)
-		diags = append(diags, sDiags...)
-		r.Description = s
-	}
-	if attr, ok := content.Attributes["allow_ssh"]; ok {
-		v, vDiags := d.evalBool(attr.Expr)
-		diags = append(diags, vDiags...)
-		r.AllowSSH = v
-	}
+	diags = d.stringAttr(content, "description", &r.Description, diags)
+	diags = d.boolAttr(content, "allow_ssh", &r.AllowSSH, diags)
 	if attr, ok := content.Attributes[peerAttr]; ok {
 		peers, pDiags := d.decodePeers(attr, peerAttr+" needs at least one CIDR, zone or bastion.")
 		diags = append(diags, pDiags...)
