@@ -193,9 +193,10 @@ func TestIntegrationScan20(t *testing.T) {
 func TestIntegrationTimeoutAndFaults(t *testing.T) {
 	integration(t)
 	tb := startTestbed(t, 45, 5)
-	// h02's oscap hangs (as it did once for 20 minutes), h03 has none, h04 has a new host key,
-	// h05's sshd is gone.
-	tb.exec(t, "h02", "sh", "-c", "mv /usr/bin/oscap /usr/bin/oscap.real && printf '#!/bin/sh\\nexec sleep 3600\\n' >/usr/bin/oscap && chmod 755 /usr/bin/oscap")
+	// h01's oscap hangs (as it did once for 20 minutes), h03 has none, h04 has a new host key,
+	// h05's sshd is gone. At concurrency 1, h02 is connected and loaded while h01 hangs and
+	// waits the whole timeout for the run slot: the wait must not count against its own.
+	tb.exec(t, "h01", "sh", "-c", "mv /usr/bin/oscap /usr/bin/oscap.real && printf '#!/bin/sh\\nexec sleep 3600\\n' >/usr/bin/oscap && chmod 755 /usr/bin/oscap")
 	if out, err := tb.script("hide-oscap", "h03"); err != nil {
 		t.Fatal(err, out)
 	}
@@ -209,9 +210,9 @@ func TestIntegrationTimeoutAndFaults(t *testing.T) {
 	timeout := 40 * time.Second
 	s := &Scanner{Dialer: fleetDialer(t, tb, "root"), Content: realContent(t), Profile: std, Timeout: timeout, RunDir: t.TempDir()}
 	start := time.Now()
-	results := s.Fleet(context.Background(), tb.hosts, 5, nil)
+	results := s.Fleet(context.Background(), tb.hosts, 1, nil)
 	elapsed := time.Since(start)
-	want := []Status{StatusNotCompliant, StatusTimeout, StatusNoOscap, StatusHostKey, StatusUnreachable}
+	want := []Status{StatusTimeout, StatusNotCompliant, StatusNoOscap, StatusHostKey, StatusUnreachable}
 	for i, r := range results {
 		t.Logf("%s: %s %q after %s", r.Host, r.Status, r.Error, r.Duration.Round(time.Millisecond))
 		if r.Status != want[i] {
@@ -221,18 +222,21 @@ func TestIntegrationTimeoutAndFaults(t *testing.T) {
 	if elapsed > timeout+15*time.Second {
 		t.Errorf("fleet took %s with a %s per-host timeout", elapsed, timeout)
 	}
+	if results[1].Duration >= timeout {
+		t.Errorf("h02's duration %s counts its wait for h01's slot", results[1].Duration)
+	}
 	// The hung oscap does not outlive the run on the host (the transport kills it, or the
 	// remote timeout -s KILL a few seconds after the deadline).
 	var left string
 	for i := 0; i < 20; i++ {
-		left = strings.TrimSpace(tb.exec(t, "h02", "sh", "-c", "pgrep -a sleep || true"))
+		left = strings.TrimSpace(tb.exec(t, "h01", "sh", "-c", "pgrep -a sleep || true"))
 		if left == "" {
 			break
 		}
 		time.Sleep(time.Second)
 	}
 	if left != "" {
-		t.Errorf("the hung oscap still runs on h02: %s", left)
+		t.Errorf("the hung oscap still runs on h01: %s", left)
 	}
-	t.Logf("h02 clean %s after the run", time.Since(start)-elapsed)
+	t.Logf("h01 clean %s after the run", time.Since(start)-elapsed)
 }
