@@ -220,6 +220,10 @@ provider = fernet
 expiration = 86400
 [fernet_tokens]
 key_repository = $OSDEV/keystone/fernet-keys
+# the receipt provider has a key repository of its own (default /etc/keystone/fernet-keys/,
+# which a fresh machine does not have): bootstrap fails without it
+[fernet_receipts]
+key_repository = $OSDEV/keystone/fernet-keys
 [credential]
 key_repository = $OSDEV/keystone/credential-keys
 [identity]
