@@ -10,6 +10,13 @@ export TESTHOSTS ?= /tmp/hardenctl-testhosts
 
 BIN := bin/hardenctl
 
+# `hardenctl version`: stamped here; a plain `go build` falls back to the VCS information Go
+# records (vcs.revision, vcs.modified). VERSION: the nearest v* tag (git describe), else "dev".
+VERSION ?= $(shell git describe --tags --match 'v[0-9]*' --dirty 2>/dev/null || echo dev)
+COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null)
+MODIFIED ?= $(shell test -z "$$(git status --porcelain --untracked-files=no 2>/dev/null)" && echo false || echo true)
+LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.modified=$(MODIFIED)
+
 .PHONY: all build deps devcloud-up devcloud-down testhosts-up testhosts-down platform-up test unit demo bench fuzz clean
 
 all: build
@@ -18,7 +25,7 @@ deps:
 	go mod download
 
 build: deps
-	go build -o $(BIN) ./cmd/hardenctl
+	go build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/hardenctl
 
 devcloud-up:
 	bash scripts/devcloud/up.sh

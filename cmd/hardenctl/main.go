@@ -84,6 +84,7 @@ var commands = []func(*globals) *cobra.Command{
 	newDestroyCmd,
 	newImageCmd,
 	newScanCmd, newHardenCmd,
+	newVersionCmd,
 }
 
 func main() {
