@@ -13,6 +13,7 @@ type Image struct {
 	Tags       []string
 	Properties map[string]string
 	CreatedAt  time.Time
+	Owner      string // the project that owns the image
 }
 
 // ServerSpec is what the pipeline boots a builder with.
@@ -41,6 +42,10 @@ type ImageQuery struct {
 	Name       string
 	Tags       []string
 	Properties map[string]string
+	// OwnProject keeps only the images that the token's project owns: what hardenctl owns is
+	// its tags AND the project, so an admin token never picks (or retires) another project's
+	// image of the same name. A token without a project then fails the query.
+	OwnProject bool
 }
 
 // Cloud is what the image pipeline needs from the cloud; provider/openstack satisfies it.
@@ -48,9 +53,12 @@ type Cloud interface {
 	FindImages(ctx context.Context, q ImageQuery) ([]Image, error)
 	CreateKeyPair(ctx context.Context, name, publicKey string) error
 	DeleteKeyPair(ctx context.Context, name string) error
-	// CreateBuildGroup makes a temporary security group that lets SSH in from the given
-	// remote group (the bastion's) or, when remoteGroupID is empty, from cidr.
-	CreateBuildGroup(ctx context.Context, name, remoteGroupID, cidr string, tags []string) (string, error)
+	// FindSecurityGroup returns the id of the one group of the token's project that has this
+	// name and carries all of tags; none (or several) is an error.
+	FindSecurityGroup(ctx context.Context, name string, tags []string) (string, error)
+	// CreateBuildGroup makes a temporary security group that lets SSH in only from the
+	// members of the bastion's group, bastionGroupID (never from an address range).
+	CreateBuildGroup(ctx context.Context, name, bastionGroupID string, tags []string) (string, error)
 	DeleteSecurityGroup(ctx context.Context, id string) error
 	CreateServer(ctx context.Context, spec ServerSpec) (string, error)
 	// WaitServer polls until the server has status (and no task), or fails on ERROR.

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -26,6 +27,7 @@ import (
 const (
 	TagManagedBy = "managed-by:hardenctl"
 	tagImage     = "hardenctl-image:"
+	tagConfig    = "hardenctl-config:"
 	tagBuild     = "hardenctl-build:"
 	propPrefix   = "hardenctl_"
 )
@@ -111,6 +113,7 @@ type build struct {
 	workDir string // private: the temporary key and known_hosts
 	keyFile string
 	source  Image
+	bastion string // the bastion's security group id
 	keyPair string
 	groupID string
 	server  Server
@@ -207,6 +210,7 @@ func (p *Pipeline) steps() []step {
 	return []step{
 		{name: "prepare", run: p.prepare, cleanup: func(_ context.Context, b *build) error { return os.RemoveAll(b.workDir) }},
 		{name: "resolve source", run: p.resolveSource},
+		{name: "bastion group", run: p.findBastionGroup},
 		{name: "key pair", run: p.createKeyPair, cleanup: func(ctx context.Context, b *build) error {
 			if b.keyPair == "" {
 				return nil
@@ -323,8 +327,26 @@ func (p *Pipeline) createKeyPair(ctx context.Context, b *build) error {
 	return nil
 }
 
+// findBastionGroup finds the bastion's security group, owned by this configuration: the
+// builder takes SSH from its members only. Without it nothing is created, let alone booted:
+// a build group that names no remote group would let SSH in from anywhere.
+func (p *Pipeline) findBastionGroup(ctx context.Context, b *build) error {
+	if b.spec.BastionGroup == "" {
+		return errors.New("the configuration has no bastion: builders take SSH only from the bastion's security group; add a bastion block and apply it")
+	}
+	id, err := p.Cloud.FindSecurityGroup(ctx, b.spec.BastionGroup, ownerTags(b.spec.Config))
+	if err != nil {
+		return fmt.Errorf("find the bastion's security group (builders take SSH only from it; hardenctl apply creates it): %w", err)
+	}
+	b.bastion = id
+	return nil
+}
+
+// ownerTags mark what configuration cfg owns.
+func ownerTags(cfg string) []string { return []string{TagManagedBy, tagConfig + cfg} }
+
 func (p *Pipeline) createGroup(ctx context.Context, b *build) error {
-	id, err := p.Cloud.CreateBuildGroup(ctx, b.name, "", b.spec.BastionCIDR, []string{TagManagedBy, tagBuild + b.id})
+	id, err := p.Cloud.CreateBuildGroup(ctx, b.name, b.bastion, []string{TagManagedBy, tagBuild + b.id})
 	if err != nil {
 		return err
 	}
@@ -612,7 +634,7 @@ func (p *Pipeline) snapshot(ctx context.Context, b *build) error {
 		propPrefix + "build":          b.id,
 		propPrefix + "built_at":       p.Now().UTC().Format(time.RFC3339),
 	}
-	tags := []string{TagManagedBy, tagImage + b.spec.Name, "hardenctl-config:" + b.spec.Config}
+	tags := append(ownerTags(b.spec.Config), tagImage+b.spec.Name)
 	if err := p.Cloud.SetImageProperties(ctx, id, props, tags); err != nil {
 		return err
 	}
@@ -624,19 +646,37 @@ func (p *Pipeline) snapshot(ctx context.Context, b *build) error {
 	return nil
 }
 
+// OwnedQuery selects the images of this name that configuration cfg built, in the token's
+// project: its tags AND the project make ownership, never the name alone.
+func OwnedQuery(cfg, name string) ImageQuery {
+	return ImageQuery{Tags: append(ownerTags(cfg), tagImage+name), OwnProject: true}
+}
+
+// Owns says whether im carries every tag of q (checked on the image itself, whatever the
+// cloud's filter did).
+func (q ImageQuery) Owns(im Image) bool {
+	for _, t := range q.Tags {
+		if !slices.Contains(im.Tags, t) {
+			return false
+		}
+	}
+	return true
+}
+
 // retire deactivates (or deletes) the managed images of this name beyond the newest Keep.
 func (p *Pipeline) retire(ctx context.Context, b *build) error {
 	if b.spec.Keep <= 0 {
 		return nil
 	}
-	all, err := p.Cloud.FindImages(ctx, ImageQuery{Tags: []string{TagManagedBy, tagImage + b.spec.Name}})
+	q := OwnedQuery(b.spec.Config, b.spec.Name)
+	all, err := p.Cloud.FindImages(ctx, q)
 	if err != nil {
 		return err
 	}
 	kept := 0
 	var errs []error
 	for _, im := range all { // newest first
-		if im.Status != "active" {
+		if im.Status != "active" || !q.Owns(im) {
 			continue
 		}
 		if kept < b.spec.Keep {

@@ -21,6 +21,11 @@ type fakeCloud struct {
 	n        int
 	deleted  []string
 	failBoot bool
+	images   []Image // what FindImages returns; nil: one base image
+	// buildGroupRemote is the bastion group the last build group was made for.
+	buildGroupRemote string
+	noBastion        bool // FindSecurityGroup finds nothing
+	created          []string
 }
 
 func newFakeCloud() *fakeCloud { return &fakeCloud{live: map[string]bool{}} }
@@ -42,26 +47,42 @@ func (f *fakeCloud) del(key string) error {
 	return nil
 }
 
-func (f *fakeCloud) FindImages(context.Context, ImageQuery) ([]Image, error) {
-	return []Image{{ID: "base", Name: "debian-12-base", Status: "active"}}, nil
+func (f *fakeCloud) FindImages(_ context.Context, q ImageQuery) ([]Image, error) {
+	if f.images == nil {
+		return []Image{{ID: "base", Name: "debian-12-base", Status: "active"}}, nil
+	}
+	// Like a cloud whose tag filter is ignored: every image comes back.
+	return f.images, nil
+}
+func (f *fakeCloud) FindSecurityGroup(_ context.Context, name string, tags []string) (string, error) {
+	if f.noBastion {
+		return "", fmt.Errorf("no security group %s tagged %v", name, tags)
+	}
+	return "bastion-group-id", nil
 }
 func (f *fakeCloud) CreateKeyPair(_ context.Context, name, _ string) error {
 	f.mu.Lock()
 	f.live["keypair:"+name] = true
+	f.created = append(f.created, "keypair:"+name)
 	f.mu.Unlock()
 	return nil
 }
 func (f *fakeCloud) DeleteKeyPair(_ context.Context, name string) error {
 	return f.del("keypair:" + name)
 }
-func (f *fakeCloud) CreateBuildGroup(context.Context, string, string, string, []string) (string, error) {
+func (f *fakeCloud) CreateBuildGroup(_ context.Context, _, bastionGroupID string, _ []string) (string, error) {
+	f.buildGroupRemote = bastionGroupID
 	return f.add("group"), nil
 }
 func (f *fakeCloud) DeleteSecurityGroup(_ context.Context, id string) error {
 	return f.del("group:" + id)
 }
 func (f *fakeCloud) CreateServer(context.Context, ServerSpec) (string, error) {
-	return f.add("server"), nil
+	id := f.add("server")
+	f.mu.Lock()
+	f.created = append(f.created, "server:"+id)
+	f.mu.Unlock()
+	return id, nil
 }
 func (f *fakeCloud) WaitServer(_ context.Context, id, status string) (Server, error) {
 	if f.failBoot {
@@ -81,7 +102,12 @@ func (f *fakeCloud) WaitImage(_ context.Context, id string) (Image, error) {
 func (f *fakeCloud) SetImageProperties(context.Context, string, map[string]string, []string) error {
 	return nil
 }
-func (f *fakeCloud) DeactivateImage(context.Context, string) error  { return nil }
+func (f *fakeCloud) DeactivateImage(_ context.Context, id string) error {
+	f.mu.Lock()
+	f.deleted = append(f.deleted, "deactivate:"+id)
+	f.mu.Unlock()
+	return nil
+}
 func (f *fakeCloud) DeleteImage(_ context.Context, id string) error { return f.del("image:" + id) }
 
 func (f *fakeCloud) leftovers() []string {
@@ -108,7 +134,7 @@ func TestBuildInterruptedCleansUp(t *testing.T) {
 		}
 	}}
 	_, err := p.Build(ctx, Spec{Name: "node", Source: ImageQuery{Name: "debian-12-base"}, Flavor: "m1.small", Network: "platform",
-		BootTimeout: time.Minute})
+		BastionGroup: "c-bastion", BootTimeout: time.Minute})
 	if err == nil || !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v, want the interruption", err)
 	}
@@ -124,15 +150,18 @@ func TestBuildFailedBootCleansUp(t *testing.T) {
 	f := newFakeCloud()
 	f.failBoot = true
 	p := &Pipeline{Cloud: f, SSH: noSSH}
-	res, err := p.Build(context.Background(), Spec{Name: "node", Source: ImageQuery{Name: "debian-12-base"}})
+	res, err := p.Build(context.Background(), Spec{Name: "node", Source: ImageQuery{Name: "debian-12-base"}, BastionGroup: "c-bastion"})
 	if err == nil || !strings.Contains(err.Error(), "boot builder: server server-") || !strings.Contains(err.Error(), "No valid host") {
 		t.Fatalf("err = %v", err)
 	}
 	if left := f.leftovers(); len(left) != 0 {
 		t.Errorf("a failed build left %v behind", left)
 	}
-	if len(res.Timings) != 5 || res.Timings[4].Step != "boot builder" {
-		t.Errorf("timings = %+v, want five steps up to the boot", res.Timings)
+	if len(res.Timings) != 6 || res.Timings[5].Step != "boot builder" {
+		t.Errorf("timings = %+v, want six steps up to the boot", res.Timings)
+	}
+	if f.buildGroupRemote != "bastion-group-id" {
+		t.Errorf("the build group takes SSH from remote group %q, want the bastion's group", f.buildGroupRemote)
 	}
 }
 
@@ -140,12 +169,62 @@ func TestBuildKeepsBuilderWhenAsked(t *testing.T) {
 	f := newFakeCloud()
 	f.failBoot = true
 	p := &Pipeline{Cloud: f, SSH: noSSH}
-	_, err := p.Build(context.Background(), Spec{Name: "node", Source: ImageQuery{Name: "debian-12-base"}, KeepBuilderOnFailure: true})
+	_, err := p.Build(context.Background(), Spec{Name: "node", Source: ImageQuery{Name: "debian-12-base"}, BastionGroup: "c-bastion", KeepBuilderOnFailure: true})
 	if err == nil {
 		t.Fatal("want an error")
 	}
 	if left := f.leftovers(); len(left) != 3 {
 		t.Errorf("with keep_builder_on_failure the builder, key pair and group stay; left: %v", left)
+	}
+}
+
+// Without the bastion's group the build stops before it creates anything: a build group with
+// no remote group would take SSH from anywhere.
+func TestBuildWithoutBastionGroupBootsNothing(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		group     string
+		noBastion bool
+		want      string
+	}{
+		{"no bastion block", "", false, "the configuration has no bastion"},
+		{"bastion group not applied", "c-bastion", true, "find the bastion's security group"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFakeCloud()
+			f.noBastion = tc.noBastion
+			p := &Pipeline{Cloud: f, SSH: noSSH}
+			_, err := p.Build(context.Background(), Spec{Name: "node", Config: "c", Source: ImageQuery{Name: "debian-12-base"}, BastionGroup: tc.group})
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want %q", err, tc.want)
+			}
+			if len(f.created) != 0 || f.n != 0 {
+				t.Errorf("created %v before failing", f.created)
+			}
+		})
+	}
+}
+
+// Retiring looks at this configuration's images only: another configuration's image of the
+// same name is never touched, even when the cloud's tag filter lets it through.
+func TestRetireTouchesOnlyOwnImages(t *testing.T) {
+	f := newFakeCloud()
+	now := time.Now()
+	mine := func(id string, age time.Duration) Image {
+		return Image{ID: id, Status: "active", CreatedAt: now.Add(-age), Tags: []string{TagManagedBy, tagConfig + "a", tagImage + "node"}}
+	}
+	f.images = []Image{
+		mine("a-new", 1*time.Hour),
+		{ID: "b-1", Status: "active", CreatedAt: now.Add(-2 * time.Hour), Tags: []string{TagManagedBy, tagConfig + "b", tagImage + "node"}},
+		{ID: "b-2", Status: "active", CreatedAt: now.Add(-3 * time.Hour), Tags: []string{TagManagedBy, tagImage + "node"}},
+		mine("a-old", 4*time.Hour),
+	}
+	b := &build{spec: Spec{Name: "node", Config: "a", Keep: 1}}
+	if err := (&Pipeline{Cloud: f}).retire(context.Background(), b); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(b.retired, ",") != "a-old" || strings.Join(f.deleted, ",") != "deactivate:a-old" {
+		t.Errorf("retired %v (cloud saw %v), want only a-old", b.retired, f.deleted)
 	}
 }
 

@@ -27,8 +27,10 @@ type Spec struct {
 	// SSHUser is the builder's login user (default root): the key pair's key is authorized
 	// for root and, on images that have it, for this user.
 	SSHUser string
-	// BastionCIDR is where SSH into the builder comes from (its build group allows only it).
-	BastionCIDR string
+	// BastionGroup is the Neutron name of the bastion's security group (owned by Config):
+	// SSH into the builder comes only from its members. Empty: there is no bastion, and
+	// nothing is built.
+	BastionGroup string
 	// KeepBuilderOnFailure leaves the builder, key pair and group for debugging.
 	KeepBuilderOnFailure bool
 	// Timeouts: to ACTIVE and SSH (default 10 min), for the hardening (default 30 min).

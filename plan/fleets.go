@@ -64,9 +64,9 @@ func (s ObservedServer) Fleet() string {
 type FleetObserver interface {
 	ObserveServers(ctx context.Context, ownerTags []string) ([]ObservedServer, error)
 	// ResolveImage returns the id of the newest active image: a managed image (built by
-	// hardenctl, found by its tags; "" when none was built yet) or else a Glance image of
-	// that name (an error when there is none).
-	ResolveImage(ctx context.Context, name string, managed bool) (string, error)
+	// configuration cfg in this project, found by its tags; "" when none was built yet) or
+	// else a Glance image of that name (an error when there is none).
+	ResolveImage(ctx context.Context, cfg, name string, managed bool) (string, error)
 }
 
 // ServerName is the name of the i-th (1-based) server of a fleet.
@@ -98,7 +98,7 @@ func diffFleets(ctx context.Context, cfg *config.Config, obs FleetObserver, dest
 	if !destroy {
 		for _, f := range cfg.Fleets {
 			wanted[f.Name] = true
-			imageID, err := obs.ResolveImage(ctx, f.Image.Name, f.Image.Managed)
+			imageID, err := obs.ResolveImage(ctx, cfg.Name, f.Image.Name, f.Image.Managed)
 			if err != nil {
 				return nil, fmt.Errorf("fleet %s: %w", f.Name, err)
 			}

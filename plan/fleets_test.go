@@ -19,7 +19,7 @@ func (f fakeFleets) ObserveServers(context.Context, []string) ([]ObservedServer,
 	return f.servers, nil
 }
 
-func (f fakeFleets) ResolveImage(_ context.Context, name string, managed bool) (string, error) {
+func (f fakeFleets) ResolveImage(_ context.Context, _, name string, managed bool) (string, error) {
 	return f.images[name], nil
 }
 

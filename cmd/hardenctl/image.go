@@ -16,6 +16,7 @@ import (
 	"github.com/hardenctl/hardenctl/config"
 	"github.com/hardenctl/hardenctl/hardening"
 	"github.com/hardenctl/hardenctl/images"
+	"github.com/hardenctl/hardenctl/plan"
 )
 
 func newImageCmd(g *globals) *cobra.Command {
@@ -74,7 +75,7 @@ func imageSpec(cfg *config.Config, ib *config.Image) (images.Spec, error) {
 		Source:     images.ImageQuery{Name: ib.Source.Name, Tags: ib.Source.Tags, Properties: ib.Source.Properties},
 		MostRecent: ib.Source.MostRecent, Flavor: ib.Flavor, Network: ib.Network, Profile: prof, Content: content,
 		Tailoring: tailoring, MinScore: minScore(cfg, ib.MinScore, prof), Keep: ib.Keep, Retire: ib.Retire,
-		SSHUser: ib.SSHUser, BastionCIDR: bastionCIDR(cfg), KeepBuilderOnFailure: ib.KeepBuilderOnFailure}
+		SSHUser: ib.SSHUser, BastionGroup: bastionGroup(cfg), KeepBuilderOnFailure: ib.KeepBuilderOnFailure}
 	for _, name := range ib.Mirrors {
 		m := cfg.Mirror(name)
 		spec.Mirrors = append(spec.Mirrors, images.Mirror{Name: m.Name, Kind: m.Kind, URL: m.URL, Suites: m.Suites, Components: m.Components, Trusted: m.Trusted})
@@ -84,6 +85,14 @@ func imageSpec(cfg *config.Config, ib *config.Image) (images.Spec, error) {
 		spec.Registries = append(spec.Registries, images.Registry{Name: r.Name, URL: r.URL, BlockPublic: r.BlockPublic})
 	}
 	return spec, nil
+}
+
+// bastionGroup is the Neutron name of the bastion's security group, or "" without a bastion.
+func bastionGroup(cfg *config.Config) string {
+	if cfg.Bastion == nil {
+		return ""
+	}
+	return plan.GroupName(cfg, "bastion")
 }
 
 func runImageBuild(ctx context.Context, g *globals, o imageBuildOptions, name string) error {
@@ -181,7 +190,7 @@ func newImageListCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			found, err := cloud.FindImages(cmd.Context(), images.ImageQuery{Tags: []string{images.TagManagedBy, "hardenctl-config:" + cfg.Name}})
+			found, err := cloud.FindImages(cmd.Context(), images.ImageQuery{Tags: []string{images.TagManagedBy, "hardenctl-config:" + cfg.Name}, OwnProject: true})
 			if err != nil {
 				return err
 			}

@@ -17,6 +17,7 @@ import (
 	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/keypairs"
 	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/servers"
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/security/groups"
+	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/security/rules"
 
 	"github.com/hardenctl/hardenctl/hardening"
 	"github.com/hardenctl/hardenctl/images"
@@ -96,7 +97,64 @@ image "node" {
 	if err := os.WriteFile(filepath.Join(dir, "main.hcl"), []byte(hcl), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// Builders take SSH only from the bastion's group: apply creates it.
+	if r := runCLI(t, "", nil, "-C", dir, "apply", "-auto-approve", "-cloud", "demo"); r.code != 0 {
+		t.Fatalf("apply the bastion's group: code %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	t.Cleanup(func() { runCLI(t, "", nil, "-C", dir, "destroy", "-auto-approve", "-cloud", "demo") })
 	return dir
+}
+
+// watchBuildGroup reads, through Neutron, the ingress rules of the first build group of image
+// "node" that appears while a build runs, until stop is closed.
+func watchBuildGroup(t testing.TB, stop <-chan struct{}) <-chan []rules.SecGroupRule {
+	out := make(chan []rules.SecGroupRule, 1)
+	c := neutron(t)
+	go func() {
+		defer close(out)
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(250 * time.Millisecond):
+			}
+			pages, err := groups.List(c, groups.ListOpts{}).AllPages(context.Background())
+			if err != nil {
+				continue
+			}
+			gs, _ := groups.ExtractGroups(pages)
+			for _, g := range gs {
+				if !strings.HasPrefix(g.Name, "hardenctl-build-node-") {
+					continue
+				}
+				var ingress []rules.SecGroupRule
+				for _, r := range g.Rules {
+					if r.Direction == "ingress" {
+						ingress = append(ingress, r)
+					}
+				}
+				if len(ingress) > 0 {
+					out <- ingress
+					return
+				}
+			}
+		}
+	}()
+	return out
+}
+
+// bastionGroupID is the id of configuration name's bastion group.
+func bastionGroupID(t testing.TB, name string) string {
+	t.Helper()
+	pages, err := groups.List(neutron(t), groups.ListOpts{Name: name + "-bastion"}).AllPages(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	gs, _ := groups.ExtractGroups(pages)
+	if len(gs) != 1 {
+		t.Fatalf("bastion groups of %s: %+v", name, gs)
+	}
+	return gs[0].ID
 }
 
 // buildLeftovers lists builder servers, key pairs and security groups of image "node" that
@@ -147,10 +205,20 @@ func TestImageBuildPublishesScoredImage(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	stop := make(chan struct{})
+	watched := watchBuildGroup(t, stop)
 	r := runCLI(t, "", nil, "-C", dir, "image", "build", "node", "-cloud", "demo")
+	close(stop)
 	t.Logf("image build:\n%s%s", r.stdout, r.stderr)
 	if r.code != 0 {
 		t.Fatalf("image build failed: code %d", r.code)
+	}
+	// While it ran, the builder took SSH only from the bastion's group (read from Neutron).
+	ingress := <-watched
+	bastion := bastionGroupID(t, name)
+	if len(ingress) != 1 || ingress[0].RemoteGroupID != bastion || ingress[0].RemoteIPPrefix != "" ||
+		ingress[0].Protocol != "tcp" || ingress[0].PortRangeMin != 22 || ingress[0].PortRangeMax != 22 {
+		t.Errorf("the build group's ingress while building: %+v; want only tcp 22 from the bastion's group %s", ingress, bastion)
 	}
 	found, err := cloud.FindImages(ctx, images.ImageQuery{Tags: []string{images.TagManagedBy, "hardenctl-config:" + name}})
 	if err != nil || len(found) != 1 {

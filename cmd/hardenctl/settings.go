@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 
 	"github.com/hardenctl/hardenctl/config"
@@ -101,26 +100,6 @@ func sshConfigFromConfig(cfg *config.Config, user string) hardening.SSHConfig {
 		sc.Bastion = &hardening.BastionConfig{Address: cfg.Bastion.Address, User: cfg.Bastion.User, IdentityFiles: cfg.SSH.IdentityFiles}
 	}
 	return sc
-}
-
-// bastionCIDR is the network SSH into builders comes from: the bastion's address as a /32
-// (or /128), or "" without one.
-func bastionCIDR(cfg *config.Config) string {
-	if cfg.Bastion == nil || cfg.Bastion.Address == "" {
-		return ""
-	}
-	host, _, err := net.SplitHostPort(cfg.Bastion.Address)
-	if err != nil {
-		host = cfg.Bastion.Address
-	}
-	ip := net.ParseIP(host)
-	switch {
-	case ip == nil:
-		return ""
-	case ip.To4() != nil:
-		return ip.String() + "/32"
-	}
-	return ip.String() + "/128"
 }
 
 // loadContent reads the operator's datastreams (and digests) from the compliance block's

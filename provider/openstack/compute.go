@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/gophercloud/gophercloud/v2"
@@ -53,10 +54,43 @@ func (c *Client) DeleteKeyPair(ctx context.Context, name string) error {
 	return fmt.Errorf("delete key pair %s: %w", name, err)
 }
 
-// CreateBuildGroup makes a security group that lets SSH in only from remoteGroupID (or, if
-// empty, from cidr) and lets the builder reach out (to the mirrors); tagged so that a crashed
-// build's group can be found.
-func (c *Client) CreateBuildGroup(ctx context.Context, name, remoteGroupID, cidr string, tags []string) (string, error) {
+// FindSecurityGroup returns the id of the one group in the token's project named name that
+// carries all of tags, checked on the groups themselves.
+func (c *Client) FindSecurityGroup(ctx context.Context, name string, tags []string) (string, error) {
+	if c.projectID == "" {
+		return "", errNoProject
+	}
+	pages, err := groups.List(c.network, groups.ListOpts{Name: name, Tags: strings.Join(tags, ","), ProjectID: c.projectID}).AllPages(ctx)
+	if err != nil {
+		return "", fmt.Errorf("list security groups named %s: %w", name, err)
+	}
+	all, err := groups.ExtractGroups(pages)
+	if err != nil {
+		return "", fmt.Errorf("read security group list: %w", err)
+	}
+	var ids []string
+	for _, g := range all {
+		if g.Name == name && g.ProjectID == c.projectID && hasAll(g.Tags, tags) {
+			ids = append(ids, g.ID)
+		}
+	}
+	switch len(ids) {
+	case 0:
+		return "", fmt.Errorf("no security group %s tagged %s in project %s", name, strings.Join(tags, ","), c.projectID)
+	case 1:
+		return ids[0], nil
+	}
+	return "", fmt.Errorf("%d security groups %s tagged %s (%s): remove the duplicates with hardenctl apply", len(ids), name, strings.Join(tags, ","), strings.Join(ids, ", "))
+}
+
+// CreateBuildGroup makes a security group that lets SSH in only from the members of the
+// bastion's group (never from an address range: an empty remote would be "anywhere") and
+// lets the builder reach out (to the mirrors); tagged so that a crashed build's group can be
+// found.
+func (c *Client) CreateBuildGroup(ctx context.Context, name, bastionGroupID string, tags []string) (string, error) {
+	if bastionGroupID == "" {
+		return "", fmt.Errorf("create build group %s: no bastion group to take SSH from", name)
+	}
 	sg, err := groups.Create(ctx, c.network, groups.CreateOpts{Name: name, Description: "hardenctl image build: SSH from the bastion only"}).Extract()
 	if err != nil {
 		return "", fmt.Errorf("create security group %s: %w", name, err)
@@ -66,10 +100,7 @@ func (c *Client) CreateBuildGroup(ctx context.Context, name, remoteGroupID, cidr
 		return "", fmt.Errorf("tag security group %s: %w", name, err)
 	}
 	ssh := rules.CreateOpts{SecGroupID: sg.ID, Direction: rules.DirIngress, EtherType: rules.EtherType4, Protocol: rules.ProtocolTCP,
-		PortRangeMin: 22, PortRangeMax: 22, RemoteGroupID: remoteGroupID, RemoteIPPrefix: cidr, Description: "hardenctl: ssh from the bastion"}
-	if remoteGroupID != "" {
-		ssh.RemoteIPPrefix = ""
-	}
+		PortRangeMin: 22, PortRangeMax: 22, RemoteGroupID: bastionGroupID, Description: "hardenctl: ssh from the bastion"}
 	if _, err := rules.Create(ctx, c.network, ssh).Extract(); err != nil {
 		groups.Delete(context.WithoutCancel(ctx), c.network, sg.ID)
 		return "", fmt.Errorf("allow SSH into build group %s: %w", name, err)

@@ -23,11 +23,40 @@ func TestServerAndImageLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.DeleteKeyPair(context.Background(), id)
-	gid, err := c.CreateBuildGroup(ctx, id, "", "10.0.0.0/24", []string{"managed-by:hardenctl", "hardenctl-build:" + id})
+	owner := []string{"managed-by:hardenctl", "hardenctl-config:" + id}
+	bastion, _, err := c.CreateSecurityGroup(ctx, id+"-bastion", "bastion", owner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.DeleteSecurityGroup(context.Background(), bastion)
+	if found, err := c.FindSecurityGroup(ctx, id+"-bastion", owner); err != nil || found != bastion {
+		t.Fatalf("find the bastion group: %q, %v; want %s", found, err, bastion)
+	}
+	if _, err := c.FindSecurityGroup(ctx, id+"-bastion", []string{"managed-by:hardenctl", "hardenctl-config:other"}); err == nil {
+		t.Error("another configuration's tags found the bastion group")
+	}
+	if _, err := c.CreateBuildGroup(ctx, id+"-open", "", nil); err == nil {
+		t.Error("a build group without the bastion's group was created")
+	}
+	gid, err := c.CreateBuildGroup(ctx, id, bastion, []string{"managed-by:hardenctl", "hardenctl-build:" + id})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.DeleteSecurityGroup(context.Background(), gid)
+	// Read back through Neutron: SSH comes in from the bastion's members only.
+	obs, err := c.ObserveSecurityGroups(ctx, []string{"hardenctl-build:" + id}, nil)
+	if err != nil || len(obs.Owned) != 1 {
+		t.Fatalf("read the build group back: %v %+v", err, obs)
+	}
+	var ingress []string
+	for _, r := range obs.Owned[0].Rules {
+		if r.Direction == "ingress" {
+			ingress = append(ingress, fmt.Sprintf("%s %d-%d prefix=%q group=%s", r.Protocol, r.PortMin, r.PortMax, r.RemoteIPPrefix, r.RemoteGroupID))
+		}
+	}
+	if want := fmt.Sprintf("tcp 22-22 prefix=\"\" group=%s", bastion); len(ingress) != 1 || ingress[0] != want {
+		t.Errorf("build group ingress %q, want only %q", ingress, want)
+	}
 
 	src, err := c.FindImages(ctx, images.ImageQuery{Name: "cirros-fake-1"})
 	if err != nil || len(src) == 0 {
@@ -66,6 +95,22 @@ func TestServerAndImageLifecycle(t *testing.T) {
 	found, err := c.FindImages(ctx, images.ImageQuery{Tags: []string{"managed-by:hardenctl"}, Properties: map[string]string{"hardenctl_build": id}})
 	if err != nil || len(found) != 1 || found[0].Properties["hardenctl_score"] != "87.5" || !slices.Contains(found[0].Tags, "x") {
 		t.Fatalf("find by tag and property: %v %+v", err, found)
+	}
+	// Ownership is the project too: the admin, who sees every project's images, does not
+	// own the demo project's image.
+	q := images.ImageQuery{Tags: []string{"managed-by:hardenctl", "x"}, OwnProject: true}
+	if mine, err := c.FindImages(ctx, q); err != nil || len(mine) != 1 || mine[0].Owner != c.projectID {
+		t.Errorf("the demo project's own images: %v %+v", err, mine)
+	}
+	admin, err := New(ctx, Options{Cloud: "admin"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if all, err := admin.FindImages(ctx, images.ImageQuery{Tags: q.Tags}); err != nil || len(all) != 1 {
+		t.Errorf("the admin sees the image: %v %+v", err, all)
+	}
+	if theirs, err := admin.FindImages(ctx, q); err != nil || len(theirs) != 0 {
+		t.Errorf("the admin owns the demo project's image: %v %+v", err, theirs)
 	}
 	if err := c.DeactivateImage(ctx, imgID); err != nil {
 		t.Fatal(err)

@@ -39,12 +39,12 @@ func (c *Client) ObserveServers(ctx context.Context, ownerTags []string) ([]plan
 	return out, nil
 }
 
-// ResolveImage finds the newest active image: a managed one (tagged by the image pipeline)
-// or a Glance image of that name.
-func (c *Client) ResolveImage(ctx context.Context, name string, managed bool) (string, error) {
+// ResolveImage finds the newest active image: a managed one (built by configuration cfg in
+// the token's project) or a Glance image of that name.
+func (c *Client) ResolveImage(ctx context.Context, cfg, name string, managed bool) (string, error) {
 	q := images.ImageQuery{Name: name}
 	if managed {
-		q = images.ImageQuery{Tags: []string{images.TagManagedBy, "hardenctl-image:" + name}}
+		q = images.OwnedQuery(cfg, name)
 	}
 	found, err := c.FindImages(ctx, q)
 	if err != nil {

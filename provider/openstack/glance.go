@@ -21,13 +21,21 @@ func (c *Client) needImage() error {
 	return nil
 }
 
-// FindImages lists the images matching q, newest first: one list call (name and tags are
-// filtered by Glance, properties here).
+// FindImages lists the images matching q, newest first: one list call. Glance filters by
+// name, tags and (for q.OwnProject) owner; all of them are checked again here on each image,
+// so that a filter the cloud ignores never lets another's image through.
 func (c *Client) FindImages(ctx context.Context, q images.ImageQuery) ([]images.Image, error) {
 	if err := c.needImage(); err != nil {
 		return nil, err
 	}
-	pages, err := glance.List(c.image, glance.ListOpts{Name: q.Name, Tags: q.Tags, SortKey: "created_at", SortDir: "desc"}).AllPages(ctx)
+	opts := glance.ListOpts{Name: q.Name, Tags: q.Tags, SortKey: "created_at", SortDir: "desc"}
+	if q.OwnProject {
+		if c.projectID == "" {
+			return nil, errNoProject
+		}
+		opts.Owner = c.projectID
+	}
+	pages, err := glance.List(c.image, opts).AllPages(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("list images %+v: %w", q, err)
 	}
@@ -38,7 +46,7 @@ func (c *Client) FindImages(ctx context.Context, q images.ImageQuery) ([]images.
 	var out []images.Image
 	for _, im := range all {
 		img := toImage(im)
-		ok := true
+		ok := (q.Name == "" || img.Name == q.Name) && q.Owns(img) && (!q.OwnProject || img.Owner == c.projectID)
 		for k, v := range q.Properties {
 			if img.Properties[k] != v {
 				ok = false
@@ -59,7 +67,7 @@ func toImage(im glance.Image) images.Image {
 			props[k] = s
 		}
 	}
-	return images.Image{ID: im.ID, Name: im.Name, Status: string(im.Status), Tags: im.Tags, Properties: props, CreatedAt: im.CreatedAt}
+	return images.Image{ID: im.ID, Name: im.Name, Status: string(im.Status), Tags: im.Tags, Properties: props, CreatedAt: im.CreatedAt, Owner: im.Owner}
 }
 
 // WaitImage polls until the image is active; killed or deleted images fail at once.
