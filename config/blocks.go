@@ -1,8 +1,10 @@
 package config
 
 import (
+	"net/netip"
 	"regexp"
 	"sort"
+	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
@@ -28,6 +30,7 @@ var bastionSchema = &hcl.BodySchema{
 		{Name: "image"},
 		{Name: "flavor"},
 		{Name: "network"},
+		{Name: "allow_from_anywhere"},
 	},
 }
 
@@ -60,6 +63,7 @@ func (d *decoder) decodeBastion(b *hcl.Block) hcl.Diagnostics {
 	}
 	diags = d.nameAttr(content, "flavor", &bastion.Flavor, diags)
 	diags = d.nameAttr(content, "network", &bastion.Network, diags)
+	diags = d.boolAttr(content, "allow_from_anywhere", &bastion.AllowFromAnywhere, diags)
 	attr, ok := content.Attributes["allow_from"]
 	if !ok {
 		return diags
@@ -74,7 +78,88 @@ func (d *decoder) decodeBastion(b *hcl.Block) hcl.Diagnostics {
 		}
 		bastion.AllowFrom = append(bastion.AllowFrom, p.CIDR)
 	}
+	if !bastion.AllowFromAnywhere && !diags.HasErrors() {
+		if all := coversAnAddressFamily(bastion.AllowFrom); all != nil {
+			diags = append(diags, errorAt(attr.Expr.Range(), "Bastion open to any address",
+				"allow_from lets SSH reach the bastion from every %s address (%s). The bastion is the way into every zone: list the admin networks only, or set allow_from_anywhere = true in this bastion block to open it to the world deliberately.",
+				family(all[0]), prefixList(all)))
+		}
+	}
 	return diags
+}
+
+// coversAnAddressFamily returns prefixes of ps that together hold every IPv4 address, or
+// every IPv6 address (0.0.0.0/0 alone, or 0.0.0.0/1 with 128.0.0.0/1), or nil when the
+// prefixes of neither family do: a /0 alone, else all of that family's, in address order.
+// The prefixes are masked.
+func coversAnAddressFamily(ps []netip.Prefix) []netip.Prefix {
+	for _, is4 := range []bool{true, false} {
+		var fam []netip.Prefix
+		for _, p := range ps {
+			if p.Addr().Is4() == is4 {
+				fam = append(fam, p)
+			}
+		}
+		for _, p := range fam {
+			if p.Bits() == 0 {
+				return []netip.Prefix{p}
+			}
+		}
+		if coversAll(fam) {
+			return fam
+		}
+	}
+	return nil
+}
+
+// coversAll says whether ps, prefixes of one family, hold all its addresses.
+func coversAll(ps []netip.Prefix) bool {
+	if len(ps) == 0 {
+		return false
+	}
+	sort.Slice(ps, func(i, j int) bool { return ps[i].Addr().Less(ps[j].Addr()) })
+	next := netip.IPv4Unspecified() // the first address not yet covered
+	if !ps[0].Addr().Is4() {
+		next = netip.IPv6Unspecified()
+	}
+	for _, p := range ps {
+		if next.Less(p.Addr()) {
+			return false // a gap before p
+		}
+		last := lastAddr(p)
+		if !last.Next().IsValid() {
+			return true // p reaches the end of the address space
+		}
+		if next.Less(last.Next()) {
+			next = last.Next()
+		}
+	}
+	return false
+}
+
+// lastAddr is the highest address of a masked prefix.
+func lastAddr(p netip.Prefix) netip.Addr {
+	b := p.Addr().AsSlice()
+	for i := p.Bits(); i < len(b)*8; i++ {
+		b[i/8] |= 0x80 >> (i % 8)
+	}
+	a, _ := netip.AddrFromSlice(b)
+	return a
+}
+
+func family(p netip.Prefix) string {
+	if p.Addr().Is4() {
+		return "IPv4"
+	}
+	return "IPv6"
+}
+
+func prefixList(ps []netip.Prefix) string {
+	s := make([]string, len(ps))
+	for i, p := range ps {
+		s[i] = p.String()
+	}
+	return strings.Join(s, ", ")
 }
 
 // Names of variables and of zones.

@@ -87,6 +87,9 @@ type Cloud struct {
 // bastion accepts SSH only from AllowFrom.
 type Bastion struct {
 	AllowFrom []netip.Prefix // admin networks, masked (10.1.2.3/8 is an error, not 10.0.0.0/8)
+	// AllowFromAnywhere is the explicit opt-in (`allow_from_anywhere = true`) for an
+	// AllowFrom that holds every IPv4 or every IPv6 address; without it that is an error.
+	AllowFromAnywhere bool
 	// Address is where the operator's SSH reaches the bastion, as "host:port" (port 22
 	// when not written). Empty: the caller finds it (the bastion server's address).
 	Address   string
@@ -319,8 +322,9 @@ type Rule struct {
 	Protocol  string      // ProtoTCP (default), ProtoUDP, ProtoICMP or ProtoAny
 	Ports     []PortRange // empty: every port; always empty for icmp and any
 	Peers     []Peer      // `from` for ingress, `to` for egress; never empty
-	// AllowSSH is the explicit opt-in (`allow_ssh = true`) for an ingress rule that opens
-	// port 22 to a peer other than the bastion.
+	// AllowSSH is the explicit opt-in (`allow_ssh = true`) for a rule that lets TCP port 22
+	// into a zone or the bastion from anything but the bastion: an ingress rule from
+	// another peer, or an egress rule to a zone or the bastion.
 	AllowSSH    bool
 	Description string
 	DeclRange   hcl.Range

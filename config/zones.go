@@ -31,6 +31,7 @@ var egressSchema = &hcl.BodySchema{
 		{Name: "ports"},
 		{Name: "protocol"},
 		{Name: "description"},
+		{Name: "allow_ssh"},
 	},
 }
 
@@ -47,7 +48,7 @@ func (d *decoder) decodeZone(b *hcl.Block) hcl.Diagnostics {
 		}
 	}
 	for _, rb := range content.Blocks {
-		r, rDiags := d.decodeRule(rb)
+		r, rDiags := d.decodeRule(z.Name, rb)
 		diags = append(diags, rDiags...)
 		if r == nil {
 			continue
@@ -85,7 +86,8 @@ func (d *decoder) decodeIPVersions(attr *hcl.Attribute) ([]int, hcl.Diagnostics)
 	return versions, diags
 }
 
-func (d *decoder) decodeRule(b *hcl.Block) (*Rule, hcl.Diagnostics) {
+// decodeRule decodes an ingress or egress block of the zone called zone.
+func (d *decoder) decodeRule(zone string, b *hcl.Block) (*Rule, hcl.Diagnostics) {
 	r := &Rule{Direction: Direction(b.Type), Protocol: ProtoTCP, DeclRange: b.DefRange}
 	schema, peerAttr := ingressSchema, "from"
 	if r.Direction == Egress {
@@ -127,29 +129,55 @@ func (d *decoder) decodeRule(b *hcl.Block) (*Rule, hcl.Diagnostics) {
 	if diags.HasErrors() {
 		return r, diags
 	}
-	return r, append(diags, checkSSH(r)...)
+	return r, append(diags, checkSSH(zone, r)...)
 }
 
-// checkSSH is the SSH guard: an ingress rule that opens port 22 to anything but the bastion
-// is an error unless it says allow_ssh = true.
-func checkSSH(r *Rule) hcl.Diagnostics {
-	if r.Direction != Ingress || r.AllowSSH || !r.opensPort(22) {
+// checkSSH is the SSH guard. It judges the rules that r becomes, not the block it is written
+// in: a flow between two groups is an ingress rule on the receiver whichever side declares
+// it. So r, a rule of zone, lets TCP port 22 in
+//   - as ingress: into zone, from each of its peers;
+//   - as egress: into each peer that is a zone or the bastion, from zone (egress to a
+//     network opens nothing into our groups).
+//
+// Only the bastion may send SSH to a zone, and the bastion takes it only from its
+// allow_from networks (never from a zone, since no rule block belongs to the bastion). Any
+// other sender is an error unless r says allow_ssh = true.
+func checkSSH(zone string, r *Rule) hcl.Diagnostics {
+	if r.AllowSSH || !r.opensPort(22) {
 		return nil
 	}
-	var others []string
+	const optIn = "set allow_ssh = true on this rule to allow it deliberately"
+	if r.Direction == Ingress {
+		var others []string
+		for _, p := range r.Peers {
+			if p.Kind != PeerBastion {
+				others = append(others, p.String())
+			}
+		}
+		if len(others) == 0 {
+			return nil
+		}
+		return hcl.Diagnostics{errorAt(r.DeclRange, "SSH open to something other than the bastion",
+			"This rule opens port 22 to %s. Zones accept SSH only from the bastion; %s.", strings.Join(others, ", "), optIn)}
+	}
+	var receivers []string
 	for _, p := range r.Peers {
-		if p.Kind != PeerBastion {
-			others = append(others, p.String())
+		switch p.Kind {
+		case PeerZone:
+			receivers = append(receivers, p.String())
+		case PeerBastion:
+			receivers = append(receivers, "the bastion")
 		}
 	}
-	if len(others) == 0 {
+	if len(receivers) == 0 {
 		return nil
 	}
 	return hcl.Diagnostics{errorAt(r.DeclRange, "SSH open to something other than the bastion",
-		"This rule opens port 22 to %s. Zones accept SSH only from the bastion; set allow_ssh = true on this rule to allow it deliberately.", strings.Join(others, ", "))}
+		"This egress rule lets zone.%s reach port 22 of %s: a flow is also an ingress rule on the receiver's group. Zones accept SSH only from the bastion, and the bastion only from its allow_from networks; leave port 22 out of this rule, or %s.",
+		zone, strings.Join(receivers, ", "), optIn)}
 }
 
-// opensPort says whether r lets traffic to TCP port reach its zone.
+// opensPort says whether the traffic r allows includes TCP to port, whichever way it flows.
 func (r *Rule) opensPort(port int) bool {
 	switch r.Protocol {
 	case ProtoAny:

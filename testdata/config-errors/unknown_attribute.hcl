@@ -14,6 +14,6 @@ zone "app" {
   egress {
     to        = "10.0.0.0/8"
     ports     = [443]
-    allow_ssh = true # ERROR: Unsupported argument
+    allow_sh  = true # ERROR: Unsupported argument
   }
 }
