@@ -25,7 +25,8 @@ type Options struct {
 	// Counter, when set, counts every HTTP request that reaches the cloud (retries included).
 	Counter *CountingTransport
 	Logger  *slog.Logger
-	// Timeout bounds one HTTP request (default 60 s).
+	// Timeout bounds one attempt of an HTTP request, headers and body (default 60 s). The
+	// waits between retries are not part of it; ctx bounds the whole.
 	Timeout time.Duration
 }
 
@@ -65,11 +66,7 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 		opts.Counter.Next = base
 		rt = opts.Counter
 	}
-	timeout := opts.Timeout
-	if timeout == 0 {
-		timeout = 60 * time.Second
-	}
-	pc.HTTPClient = http.Client{Transport: newRetryTransport(rt, logger), Timeout: timeout}
+	pc.HTTPClient = httpClient(rt, logger, opts.Timeout)
 	pc.UserAgent.Prepend("hardenctl")
 	if err := openstack.Authenticate(ctx, pc, ao); err != nil {
 		return nil, fmt.Errorf("authenticate to %s (%s as user %q): %w", ao.IdentityEndpoint, source, userOf(ao), err)
@@ -96,6 +93,16 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 	}
 	logger.Debug("authenticated", "source", source, "auth_url", ao.IdentityEndpoint, "project", projectID, "network", network.Endpoint)
 	return &Client{network: network, compute: compute, image: image, projectID: projectID, logger: logger}, nil
+}
+
+// httpClient sends through the retry transport, which holds the per-attempt timeout: an
+// http.Client Timeout would include the retries' waits and cut them (two Retry-After: 30).
+func httpClient(rt http.RoundTripper, logger *slog.Logger, attemptTimeout time.Duration) http.Client {
+	t := newRetryTransport(rt, logger)
+	if attemptTimeout > 0 {
+		t.attemptTimeout = attemptTimeout
+	}
+	return http.Client{Transport: t}
 }
 
 func authOptions(opts Options) (gophercloud.AuthOptions, gophercloud.EndpointOpts, *tls.Config, string, error) {
