@@ -1,8 +1,10 @@
 package hardening
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"strings"
@@ -53,14 +55,15 @@ func (e *HostKeyChangedError) HostKeyProblem() bool { return true }
 // hosts it has never seen (trust on first use). Safe for concurrent dials: appends are
 // serialised by a mutex (this process) and flock (other processes).
 type hostKeys struct {
-	file string
-	tofu bool
+	file   string
+	tofu   bool
+	logger *slog.Logger
 
 	mu sync.Mutex
 	db *knownhosts.HostKeyDB
 }
 
-func newHostKeys(file string, tofu bool) (*hostKeys, error) {
+func newHostKeys(file string, tofu bool, logger *slog.Logger) (*hostKeys, error) {
 	if file == "" {
 		return nil, errors.New("no known_hosts file configured: host keys are always verified")
 	}
@@ -75,7 +78,7 @@ func newHostKeys(file string, tofu bool) (*hostKeys, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read known_hosts %s: %w", file, err)
 	}
-	return &hostKeys{file: file, tofu: tofu, db: db}, nil
+	return &hostKeys{file: file, tofu: tofu, logger: logger, db: db}, nil
 }
 
 func (k *hostKeys) current() *knownhosts.HostKeyDB {
@@ -90,7 +93,8 @@ func (k *hostKeys) algorithms(addr string) []string {
 	return k.current().HostKeyAlgorithms(addr)
 }
 
-// callback is the ssh.HostKeyCallback for one dial.
+// callback is the ssh.HostKeyCallback for one dial to a target: trust on first use applies
+// when it was asked for.
 func (k *hostKeys) callback() ssh.HostKeyCallback {
 	return func(hostname string, remote net.Addr, key ssh.PublicKey) error {
 		err, unknown := k.check(k.current(), hostname, remote, key)
@@ -99,6 +103,57 @@ func (k *hostKeys) callback() ssh.HostKeyCallback {
 		}
 		return err
 	}
+}
+
+// bastionCallback is the ssh.HostKeyCallback for the bastion, the one door to every zone:
+// its key must be known (known_hosts) or given (given, authorized_keys lines); trust on first
+// use never applies to it.
+func (k *hostKeys) bastionCallback(given []ssh.PublicKey) ssh.HostKeyCallback {
+	return func(hostname string, remote net.Addr, key ssh.PublicKey) error {
+		if len(given) > 0 {
+			for _, g := range given {
+				if bytes.Equal(g.Marshal(), key.Marshal()) {
+					return nil
+				}
+			}
+			want := make([]string, len(given))
+			for i, g := range given {
+				want[i] = ssh.FingerprintSHA256(g) + " (the bastion's host_keys)"
+			}
+			return &HostKeyChangedError{Host: knownhosts.Normalize(hostname), Want: want, Got: ssh.FingerprintSHA256(key), KnownHosts: k.file}
+		}
+		err, unknown := k.check(k.current(), hostname, remote, key)
+		if unknown {
+			return &UnknownBastionError{UnknownHostError: err.(*UnknownHostError)}
+		}
+		return err
+	}
+}
+
+// UnknownBastionError: the bastion is not in known_hosts and its key was not given. Trust on
+// first use does not apply to the bastion: every target is reached through it.
+type UnknownBastionError struct{ *UnknownHostError }
+
+func (e *UnknownBastionError) Error() string {
+	return fmt.Sprintf("bastion %s is not in %s (it presented %s), and trust on first use never applies to the bastion: "+
+		"verify that fingerprint out of band and add its key (ssh-keyscan %s >> %s), or give it in the bastion block",
+		e.Host, e.KnownHosts, e.Fingerprint, e.Host, e.KnownHosts)
+}
+
+// Unwrap lets callers that look for an *UnknownHostError find it.
+func (e *UnknownBastionError) Unwrap() error { return e.UnknownHostError }
+
+// ParseHostKeys reads public keys in authorized_keys form ("ssh-ed25519 AAAA... comment").
+func ParseHostKeys(lines []string) ([]ssh.PublicKey, error) {
+	var keys []ssh.PublicKey
+	for _, l := range lines {
+		k, _, _, _, err := ssh.ParseAuthorizedKey([]byte(l))
+		if err != nil {
+			return nil, fmt.Errorf("parse host key %.40q: %w", l, err)
+		}
+		keys = append(keys, k)
+	}
+	return keys, nil
 }
 
 // check verifies key against db: nil, *HostKeyChangedError, *UnknownHostError (unknown set)
@@ -159,5 +214,7 @@ func (k *hostKeys) trust(hostname string, remote net.Addr, key ssh.PublicKey) er
 		return fmt.Errorf("re-read known_hosts %s: %w", k.file, err)
 	}
 	k.db = db
+	k.logger.Warn("trusted a host key on first use", logKeyHost, knownhosts.Normalize(hostname),
+		"fingerprint", ssh.FingerprintSHA256(key), "type", key.Type(), "known_hosts", k.file)
 	return nil
 }

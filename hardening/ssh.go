@@ -42,11 +42,15 @@ type SSHConfig struct {
 	Sudo            bool          // run commands through `sudo -n` when User is not root
 }
 
-// BastionConfig is the jump host; its own host key is verified like any other.
+// BastionConfig is the jump host. Its own host key must be known (known_hosts) or given
+// (HostKeys): trust on first use never applies to it.
 type BastionConfig struct {
 	Address       string // host or host:port
 	User          string // defaults to SSHConfig.User
 	IdentityFiles []string
+	// HostKeys are the bastion's public host keys in authorized_keys form; when given, the
+	// bastion must present one of them (known_hosts is not consulted for it).
+	HostKeys []string
 }
 
 // SSHDialer opens verified SSH connections, through one shared bastion connection when
@@ -60,7 +64,8 @@ type SSHDialer struct {
 	agentConn   net.Conn
 	sudo        bool
 
-	bastion *bastion // nil without a bastion
+	bastion     *bastion        // nil without a bastion
+	bastionKeys []ssh.PublicKey // the bastion's given host keys
 	// forwardProbe is where ProveBastionForwarding forwards to, as the bastion sees it.
 	forwardProbe string
 }
@@ -86,7 +91,7 @@ func NewDialer(ctx context.Context, cfg SSHConfig, logger *slog.Logger) (*SSHDia
 		}
 		cfg.KnownHostsFile = filepath.Join(home, ".ssh", "known_hosts")
 	}
-	hk, err := newHostKeys(cfg.KnownHostsFile, cfg.TrustOnFirstUse)
+	hk, err := newHostKeys(cfg.KnownHostsFile, cfg.TrustOnFirstUse, logger)
 	if err != nil {
 		return nil, fmt.Errorf("ssh: %w", err)
 	}
@@ -123,6 +128,10 @@ func NewDialer(ctx context.Context, cfg SSHConfig, logger *slog.Logger) (*SSHDia
 			d.Close()
 			return nil, fmt.Errorf("bastion: %w", err)
 		}
+	}
+	if d.bastionKeys, err = ParseHostKeys(b.HostKeys); err != nil {
+		d.Close()
+		return nil, fmt.Errorf("bastion: %w", err)
 	}
 	d.bastion = &bastion{cfg: b, addr: withPort(b.Address), d: d}
 	if _, err := d.bastion.client(ctx); err != nil {
@@ -176,13 +185,24 @@ func (d *SSHDialer) Close() error {
 }
 
 func (d *SSHDialer) clientConfig(user string, auth []ssh.AuthMethod, addr string) *ssh.ClientConfig {
-	return &ssh.ClientConfig{
+	cfg := &ssh.ClientConfig{
 		User:              user,
 		Auth:              auth,
 		HostKeyCallback:   d.hostKeys.callback(),
 		HostKeyAlgorithms: d.hostKeys.algorithms(addr),
 		Timeout:           d.cfg.ConnectTimeout,
 	}
+	if d.bastion != nil && sameAddr(addr, d.bastion.addr) {
+		// The bastion, as the jump host or as a target: known or given, never trusted blindly.
+		cfg.HostKeyCallback = d.hostKeys.bastionCallback(d.bastionKeys)
+		if len(d.bastionKeys) > 0 {
+			cfg.HostKeyAlgorithms = nil
+			for _, k := range d.bastionKeys {
+				cfg.HostKeyAlgorithms = append(cfg.HostKeyAlgorithms, k.Type())
+			}
+		}
+	}
+	return cfg
 }
 
 // IsBastion reports whether h is the configured bastion: the same host and port (22 when

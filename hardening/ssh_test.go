@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -461,5 +462,56 @@ func TestSSHBastionAsTarget(t *testing.T) {
 	ln.Close()
 	if err := d.ProveBastionForwarding(context.Background()); err == nil || !strings.Contains(err.Error(), "forward to "+d.forwardProbe) {
 		t.Errorf("proof to a closed port: %v", err)
+	}
+}
+
+// Trust on first use never applies to the bastion: every target is reached through it. Its
+// key must be in known_hosts or given; a target's key trusted on first use is logged.
+func TestSSHBastionNeverTrustedOnFirstUse(t *testing.T) {
+	client, priv := newTestSigner(t)
+	identity := writeTestIdentity(t, priv)
+	bast := startSSHTestServer(t, client.PublicKey())
+	target := startSSHTestServer(t, client.PublicKey())
+	kh := filepath.Join(t.TempDir(), "known_hosts")
+	os.WriteFile(kh, nil, 0o600)
+	cfg := SSHConfig{User: "root", IdentityFiles: []string{identity}, KnownHostsFile: kh, TrustOnFirstUse: true,
+		Bastion: &BastionConfig{Address: bast.Addr}, ConnectTimeout: 5 * time.Second}
+
+	_, err := NewDialer(context.Background(), cfg, nil)
+	var ub *UnknownBastionError
+	if !errors.As(err, &ub) || !strings.Contains(err.Error(), "trust on first use never applies to the bastion") {
+		t.Fatalf("an unknown bastion with trust on first use: want *UnknownBastionError, got %T: %v", err, err)
+	}
+	if b, _ := os.ReadFile(kh); len(b) != 0 {
+		t.Errorf("the bastion's key was written to known_hosts: %q", b)
+	}
+
+	bastKey := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(bast.HostKey.PublicKey())))
+	other, _ := newTestSigner(t)
+	cfg.Bastion.HostKeys = []string{strings.TrimSpace(string(ssh.MarshalAuthorizedKey(other.PublicKey())))}
+	var changed *HostKeyChangedError
+	if _, err := NewDialer(context.Background(), cfg, nil); !errors.As(err, &changed) {
+		t.Fatalf("a bastion presenting another key than the given one: want *HostKeyChangedError, got %v", err)
+	}
+
+	cfg.Bastion.HostKeys = []string{bastKey + " bastion"}
+	var logs bytes.Buffer
+	d, err := NewDialer(context.Background(), cfg, slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil {
+		t.Fatalf("the bastion's given key: %v", err)
+	}
+	defer d.Close()
+	c, err := d.Dial(context.Background(), Host{Name: "t", Address: target.Addr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	fp := ssh.FingerprintSHA256(target.HostKey.PublicKey())
+	if !strings.Contains(logs.String(), "trusted a host key on first use") || !strings.Contains(logs.String(), fp) {
+		t.Errorf("the target's key trusted on first use was not logged with %s:\n%s", fp, logs.String())
+	}
+	b, _ := os.ReadFile(kh)
+	if strings.Contains(string(b), bastKey) || !strings.Contains(string(b), target.KnownHostsLine()) {
+		t.Errorf("known_hosts after the dial:\n%s", b)
 	}
 }
