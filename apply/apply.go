@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -94,6 +95,9 @@ func Apply(ctx context.Context, p *plan.Plan, cloud Cloud, opts Options) (Result
 		opts.ServerConcurrency = 4
 	}
 	e := &engine{cloud: cloud, opts: opts, ids: map[string]string{}, defaults: map[string][]plan.ObservedRule{}}
+	// Work is keyed by group id (by name only for groups still to create): two owned groups
+	// may share a name (two applies at once made both), and the plan deletes the duplicate
+	// while it changes the rules of the one it keeps.
 	byGroup := map[string]*work{}
 	var order []string
 	var servers []*plan.Change
@@ -103,14 +107,18 @@ func Apply(ctx context.Context, p *plan.Plan, cloud Cloud, opts Options) (Result
 			servers = append(servers, c)
 			continue
 		}
-		w := byGroup[c.Group]
-		if w == nil {
-			w = &work{name: c.Group}
-			byGroup[c.Group] = w
-			order = append(order, c.Group)
+		key := c.GroupID
+		if key == "" {
+			key = "new:" + c.Group
 		}
-		if c.GroupID != "" {
-			e.ids[c.Group] = c.GroupID
+		w := byGroup[key]
+		if w == nil {
+			w = &work{name: c.Group, key: key}
+			byGroup[key] = w
+			order = append(order, key)
+		}
+		if c.GroupID != "" && !(c.Kind == plan.KindGroup && c.Action == plan.Delete) {
+			e.ids[c.Group] = c.GroupID // the group that stays: rules and servers name it
 		}
 		switch {
 		case c.Kind == plan.KindGroup:
@@ -121,7 +129,13 @@ func Apply(ctx context.Context, p *plan.Plan, cloud Cloud, opts Options) (Result
 			w.deletes = append(w.deletes, c)
 		}
 	}
-	sort.Strings(order)
+	sort.Slice(order, func(i, j int) bool {
+		a, b := byGroup[order[i]], byGroup[order[j]]
+		if a.name != b.name {
+			return a.name < b.name
+		}
+		return a.key < b.key
+	})
 
 	// 1. groups to create or update.
 	e.each(ctx, order, byGroup, func(ctx context.Context, w *work) error {
@@ -160,7 +174,10 @@ func Apply(ctx context.Context, p *plan.Plan, cloud Cloud, opts Options) (Result
 			return nil // its rules go with it
 		}
 		e.mu.Lock()
-		gid, defaults := e.ids[w.name], e.defaults[w.name]
+		gid, defaults := w.id(), e.defaults[w.name]
+		if gid == "" {
+			gid = e.ids[w.name]
+		}
 		e.mu.Unlock()
 		if gid == "" {
 			if len(w.creates)+len(w.deletes) == 0 {
@@ -319,10 +336,19 @@ func (e *engine) server(ctx context.Context, config string, c *plan.Change) erro
 }
 
 type work struct {
-	name    string
+	name    string // the group's Neutron name
+	key     string // its id, or "new:" and the name for a group to create
 	group   *plan.Change
 	creates []*plan.Change
 	deletes []*plan.Change
+}
+
+// id is the group's id when it existed before this apply.
+func (w *work) id() string {
+	if strings.HasPrefix(w.key, "new:") {
+		return ""
+	}
+	return w.key
 }
 
 type engine struct {

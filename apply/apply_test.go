@@ -167,3 +167,35 @@ func TestApplyStopsWhenCancelled(t *testing.T) {
 		t.Errorf("err = %v, want 'apply interrupted'", err)
 	}
 }
+
+// Two owned groups of one name (two applies ran at once): the plan deletes the duplicate and
+// fixes the kept one; apply must do both, by id, and not let the duplicate's delete stand in
+// for the kept group.
+func TestApplyDuplicateGroupsByID(t *testing.T) {
+	desired := []plan.Group{{Address: "zone.a", Name: "t-a", Description: "a", Rules: []plan.Rule{
+		{Direction: plan.Ingress, EtherType: plan.IPv4, Protocol: "tcp", PortMin: 443, PortMax: 443, Description: "hardenctl"}}}}
+	allowAll := []plan.ObservedRule{{ID: "keep-egress4", Rule: plan.Rule{Direction: plan.Egress, EtherType: plan.IPv4}}}
+	obs := &plan.Observed{Owned: []plan.ObservedGroup{
+		{ID: "g1", Name: "t-a", Description: "a", Tags: plan.OwnerTags("t"), Rules: allowAll},
+		{ID: "g2", Name: "t-a", Description: "a", Tags: plan.OwnerTags("t"),
+			Rules: []plan.ObservedRule{{ID: "dup-egress4", Rule: plan.Rule{Direction: plan.Egress, EtherType: plan.IPv4}}}},
+	}}
+	p := plan.Diff(desired, obs)
+	p.Config = "t"
+	f := &fakeCloud{}
+	res, err := Apply(context.Background(), p, f, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"bulk g1 [ingress IPv4 tcp 443", "delete rule keep-egress4", "delete group g2"} {
+		if !f.has(want) {
+			t.Errorf("no call %q; calls:\n%s", want, strings.Join(f.calls, "\n"))
+		}
+	}
+	if f.has("delete group g1") || f.has("bulk g2") {
+		t.Errorf("the kept group was deleted or the duplicate changed:\n%s", strings.Join(f.calls, "\n"))
+	}
+	if res.Added != 1 || res.Destroyed != 2 {
+		t.Errorf("result %+v, want 1 added, 2 destroyed (the allow-all rule and the duplicate)", res)
+	}
+}
