@@ -137,8 +137,14 @@ func Apply(ctx context.Context, p *plan.Plan, cloud Cloud, opts Options) (Result
 		return a.key < b.key
 	})
 
+	// A group's own steps (create, tag, its rules, removing Neutron's allow-all egress) are
+	// finished under a grace context when ctx is cancelled (Ctrl-C): a group created but left
+	// with allow-all egress would be worse than one never created. No new group is started.
+	gctx, stop := graceContext(ctx, GracePeriod)
+	defer stop()
+
 	// 1. groups to create or update.
-	e.each(ctx, order, byGroup, func(ctx context.Context, w *work) error {
+	e.each(ctx, gctx, order, byGroup, nil, func(ctx context.Context, w *work) error {
 		if w.group == nil {
 			return nil
 		}
@@ -168,8 +174,14 @@ func Apply(ctx context.Context, p *plan.Plan, cloud Cloud, opts Options) (Result
 		return nil
 	})
 
-	// 2. rules.
-	e.each(ctx, order, byGroup, func(ctx context.Context, w *work) error {
+	// 2. rules; after an interruption, still for the groups this apply created.
+	created := func(w *work) bool {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		_, ok := e.defaults[w.name]
+		return ok && w.id() == ""
+	}
+	e.each(ctx, gctx, order, byGroup, created, func(ctx context.Context, w *work) error {
 		if w.group != nil && w.group.Action == plan.Delete {
 			return nil // its rules go with it
 		}
@@ -246,7 +258,7 @@ func Apply(ctx context.Context, p *plan.Plan, cloud Cloud, opts Options) (Result
 	e.servers(ctx, p.Config, servers, func(c *plan.Change) bool { return c.Action == plan.Delete })
 
 	// 4. groups to delete.
-	e.each(ctx, order, byGroup, func(ctx context.Context, w *work) error {
+	e.each(ctx, ctx, order, byGroup, nil, func(ctx context.Context, w *work) error {
 		if w.group == nil || w.group.Action != plan.Delete {
 			return nil
 		}
@@ -367,23 +379,30 @@ func (e *engine) count(n *int, d int) {
 	e.mu.Unlock()
 }
 
-// each runs fn for every group with bounded concurrency, collecting errors.
-func (e *engine) each(ctx context.Context, order []string, byGroup map[string]*work, fn func(context.Context, *work) error) {
+// each runs fn for every group with bounded concurrency, collecting errors. Once ctx is
+// cancelled no group is started, except those that finish says must be finished; fn runs
+// under run, ctx or its grace context.
+func (e *engine) each(ctx, run context.Context, order []string, byGroup map[string]*work, finish func(*work) bool, fn func(context.Context, *work) error) {
 	sem := make(chan struct{}, e.opts.Concurrency)
 	var wg sync.WaitGroup
-	for _, name := range order {
-		if ctx.Err() != nil {
-			e.mu.Lock()
-			e.errs = append(e.errs, fmt.Errorf("apply interrupted before security group %s: %w", name, ctx.Err()))
-			e.mu.Unlock()
-			break
+	interrupted := false
+	for _, key := range order {
+		w := byGroup[key]
+		sem <- struct{}{} // then look at ctx: it may have been cancelled while waiting
+		if ctx.Err() != nil && (finish == nil || !finish(w)) {
+			<-sem
+			if !interrupted {
+				e.mu.Lock()
+				e.errs = append(e.errs, fmt.Errorf("apply interrupted before security group %s: %w", w.name, ctx.Err()))
+				e.mu.Unlock()
+			}
+			interrupted = true
+			continue
 		}
-		w := byGroup[name]
-		sem <- struct{}{}
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			if err := fn(ctx, w); err != nil {
+			if err := fn(run, w); err != nil {
 				e.mu.Lock()
 				e.errs = append(e.errs, err)
 				e.mu.Unlock()
@@ -399,6 +418,20 @@ func (e *engine) step(group, what string, n int, fn func() error) error {
 	err := fn()
 	e.opts.Hook.Event(Event{Group: group, Step: what, Count: n, Done: true, Err: err, Elapsed: time.Since(start)})
 	return err
+}
+
+// GracePeriod is how long a group's own steps may go on after an interruption.
+const GracePeriod = 2 * time.Minute
+
+// graceContext is a context that outlives ctx's cancellation by grace: the work in flight
+// finishes, bounded.
+func graceContext(ctx context.Context, grace time.Duration) (context.Context, func()) {
+	gctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	stop := context.AfterFunc(ctx, func() {
+		t := time.AfterFunc(grace, cancel)
+		context.AfterFunc(gctx, func() { t.Stop() })
+	})
+	return gctx, func() { stop(); cancel() }
 }
 
 func isDefault(r plan.Rule, defaults []plan.ObservedRule) bool {

@@ -199,3 +199,51 @@ func TestApplyDuplicateGroupsByID(t *testing.T) {
 		t.Errorf("result %+v, want 1 added, 2 destroyed (the allow-all rule and the duplicate)", res)
 	}
 }
+
+// cancelCloud cancels the apply (Ctrl-C) as soon as the first group is created.
+type cancelCloud struct {
+	fakeCloud
+	cancel context.CancelFunc
+}
+
+func (c *cancelCloud) CreateSecurityGroup(ctx context.Context, name, d string, tags []string) (string, []plan.ObservedRule, error) {
+	id, defaults, err := c.fakeCloud.CreateSecurityGroup(ctx, name, d, tags)
+	c.cancel()
+	return id, defaults, err
+}
+
+func (c *cancelCloud) CreateSecurityGroupRules(ctx context.Context, gid string, rules []plan.ObservedRule) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return c.fakeCloud.CreateSecurityGroupRules(ctx, gid, rules)
+}
+
+func (c *cancelCloud) DeleteSecurityGroupRule(ctx context.Context, id string) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return c.fakeCloud.DeleteSecurityGroupRule(ctx, id)
+}
+
+// Ctrl-C right after a group is created: that group still gets its rules and loses Neutron's
+// allow-all egress (under the grace context); no other group is started; apply says it was
+// interrupted.
+func TestApplyInterruptedFinishesCreatedGroup(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	f := &cancelCloud{cancel: cancel}
+	p := newGroupPlan(map[string][]plan.Rule{"t-a": {{Direction: plan.Ingress, EtherType: plan.IPv4, Protocol: "tcp", PortMin: 443, PortMax: 443}}})
+	_, err := Apply(ctx, p, f, Options{Concurrency: 1})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want the interruption", err)
+	}
+	for _, want := range []string{"create group t-a", "bulk id-t-a [ingress IPv4 tcp 443", "delete rule t-a-def4", "delete rule t-a-def6"} {
+		if !f.has(want) {
+			t.Errorf("no call %q; calls:\n%s", want, strings.Join(f.calls, "\n"))
+		}
+	}
+	if f.has("create group t-b") {
+		t.Errorf("a group was started after the interruption:\n%s", strings.Join(f.calls, "\n"))
+	}
+}
