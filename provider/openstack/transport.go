@@ -18,8 +18,10 @@ import (
 
 // retryTransport retries requests the cloud could not serve right now.
 //
-// By status: 429 and 503 for every method (the request was not processed), and 500, 502 and
-// 504 for idempotent requests only (a POST that failed with 500 may have been done).
+// By status: 429 for every method (a rate limiter refused the request before it was
+// processed), and 500, 502, 503 and 504 for idempotent requests only: a POST that failed with
+// one of them may have been done (a 503 from a proxy after the service created the group),
+// and sending it again would make a second group.
 // Retry-After is honoured (seconds or an HTTP date) up to maxRetryAfter; a longer one fails
 // at once with an error naming the wait. Otherwise the wait doubles from base up to max,
 // with jitter.
@@ -163,9 +165,9 @@ func (t *retryTransport) explain(req *http.Request, err error, attempts int) err
 
 func (t *retryTransport) retryable(req *http.Request, code int) bool {
 	switch code {
-	case http.StatusTooManyRequests, http.StatusServiceUnavailable:
+	case http.StatusTooManyRequests:
 		return true
-	case http.StatusInternalServerError, http.StatusBadGateway, http.StatusGatewayTimeout:
+	case http.StatusInternalServerError, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
 		return idempotent(req)
 	}
 	return false

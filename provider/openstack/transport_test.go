@@ -367,3 +367,25 @@ func TestCallerContextBoundsTheWaits(t *testing.T) {
 		t.Errorf("cancelled during the wait: err %v after %s", err, time.Since(start))
 	}
 }
+
+// A POST that failed with 503 may have been carried out (a proxy's 503 after the service
+// created the group): it is not sent again, or a second group would be made. 429 is.
+func TestPostNotRetriedAfter503(t *testing.T) {
+	for code, want := range map[int]int32{503: 1, 500: 1, 502: 1, 504: 1, 429: 2} {
+		var calls atomic.Int32
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			io.ReadAll(r.Body)
+			if calls.Add(1) == 1 {
+				w.WriteHeader(code)
+				return
+			}
+			w.WriteHeader(http.StatusCreated)
+		}))
+		c, _ := transportClient(t, 0, nil)
+		got, _, err := send(t, c, "POST", srv.URL+"/v2.0/security-groups", `{"security_group": {"name": "a"}}`)
+		srv.Close()
+		if err != nil || calls.Load() != want {
+			t.Errorf("POST after %d: status %d err %v, sent %d times; want %d", code, got, err, calls.Load(), want)
+		}
+	}
+}
