@@ -70,6 +70,7 @@ type Fault struct {
 	RetryAfter string // Status: the Retry-After header (seconds or an HTTP date); "" for none
 	Phase      Phase  // Status, Reset
 	Delay      time.Duration
+	Note       string // names the fault in records and in the error body instead of its kind
 }
 
 // StatusBefore answers code without forwarding.
@@ -102,6 +103,9 @@ func SlowResponse(d time.Duration) Fault { return Fault{Kind: Slow, Delay: d, Ph
 func IgnoreTags() Fault { return Fault{Kind: IgnoreTagFilter, Phase: Before} }
 
 func (f Fault) String() string {
+	if f.Note != "" {
+		return f.Note
+	}
 	switch f.Kind {
 	case Status:
 		s := fmt.Sprintf("%d", f.Code)
@@ -156,20 +160,25 @@ type Rule struct {
 	// "**" any rest; "" matches every path. "/v2.0/security-groups/*/tags".
 	Path  string
 	Query func(url.Values) bool // nil: any query
+	// Match, when set, must also hold; it sees the request and its body (already read).
+	Match func(r *http.Request, body []byte) bool
 	Times Times
 	Fault Fault
 
 	matched, fired int // under the proxy's lock
 }
 
-func (r *Rule) matches(service string, req *http.Request) bool {
+func (r *Rule) matches(service string, req *http.Request, body []byte) bool {
 	if r.Service != "" && r.Service != service || r.Method != "" && r.Method != req.Method {
 		return false
 	}
 	if r.Path != "" && !pathMatch(r.Path, req.URL.Path) {
 		return false
 	}
-	return r.Query == nil || r.Query(req.URL.Query())
+	if r.Query != nil && !r.Query(req.URL.Query()) {
+		return false
+	}
+	return r.Match == nil || r.Match(req, body)
 }
 
 func pathMatch(pattern, path string) bool {
@@ -368,16 +377,23 @@ func (p *Proxy) listen(service string, u *url.URL) (*upstream, error) {
 }
 
 // strike finds the fault for req, counting matches, and records nothing yet.
-func (p *Proxy) strike(service string, req *http.Request) *Fault {
+func (p *Proxy) strike(service string, req *http.Request, body []byte) *Fault {
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, r := range p.rules {
-		if !r.matches(service, req) {
+	rules := append([]*Rule(nil), p.rules...)
+	p.mu.Unlock()
+	for _, r := range rules {
+		// Match may be slow (it may ask the cloud): it runs without the lock.
+		if !r.matches(service, req, body) {
 			continue
 		}
+		p.mu.Lock()
 		r.matched++
-		if r.Times.strikes(r.matched) {
+		strikes := r.Times.strikes(r.matched)
+		if strikes {
 			r.fired++
+		}
+		p.mu.Unlock()
+		if strikes {
 			f := r.Fault
 			return &f
 		}
@@ -399,17 +415,16 @@ var hopHeaders = []string{"Connection", "Keep-Alive", "Proxy-Connection", "Proxy
 
 func (p *Proxy) serve(up *upstream, w http.ResponseWriter, r *http.Request) {
 	rec := Record{Service: up.service, Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery}
-	fault := p.strike(up.service, r)
-	if fault != nil {
-		rec.Fault = fault.String()
-	}
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
-		rec.Status = 0
 		p.record(rec)
 		return
 	}
 	defer func() { p.record(rec) }()
+	fault := p.strike(up.service, r, body)
+	if fault != nil {
+		rec.Fault = fault.String()
+	}
 
 	if fault != nil && fault.Phase == Before {
 		switch fault.Kind {

@@ -224,7 +224,7 @@ func TestPathAndQueryMatch(t *testing.T) {
 	r := Rule{Method: "GET", Query: HasTagFilter}
 	withTags, _ := http.NewRequest("GET", "http://x/v2.0/security-groups?tags=a,b", nil)
 	withName, _ := http.NewRequest("GET", "http://x/v2.0/security-groups?name=a", nil)
-	if !r.matches("network", withTags) || r.matches("network", withName) {
+	if !r.matches("network", withTags, nil) || r.matches("network", withName, nil) {
 		t.Errorf("HasTagFilter matches wrong requests")
 	}
 }
