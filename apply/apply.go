@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -22,6 +23,13 @@ type Cloud interface {
 	// CreateSecurityGroupRules creates rules in one group, in one request where it can.
 	CreateSecurityGroupRules(ctx context.Context, groupID string, rules []plan.ObservedRule) error
 	DeleteSecurityGroupRule(ctx context.Context, id string) error
+	// OwnedGroupRules reads group id and returns the ids of its rules, or an error when the
+	// group does not carry all of ownerTags or is not in the token's project: checked on the
+	// group itself, right before it (or one of its rules) is changed or deleted.
+	OwnedGroupRules(ctx context.Context, id string, ownerTags []string) ([]string, error)
+	// CheckServerOwned reads server id and fails unless it carries all of ownerTags and is
+	// in the token's project.
+	CheckServerOwned(ctx context.Context, id string, ownerTags []string) error
 
 	// CreateFleetServer boots a fleet server in security group groupID, tagged with tags.
 	CreateFleetServer(ctx context.Context, spec plan.ServerSpec, groupID string, tags []string) (string, error)
@@ -94,7 +102,7 @@ func Apply(ctx context.Context, p *plan.Plan, cloud Cloud, opts Options) (Result
 	if opts.ServerConcurrency <= 0 {
 		opts.ServerConcurrency = 4
 	}
-	e := &engine{cloud: cloud, opts: opts, ids: map[string]string{}, defaults: map[string][]plan.ObservedRule{}}
+	e := &engine{cloud: cloud, opts: opts, owner: plan.OwnerTags(p.Config), ids: map[string]string{}, defaults: map[string][]plan.ObservedRule{}}
 	// Work is keyed by group id (by name only for groups still to create): two owned groups
 	// may share a name (two applies at once made both), and the plan deletes the duplicate
 	// while it changes the rules of the one it keeps.
@@ -164,7 +172,10 @@ func Apply(ctx context.Context, p *plan.Plan, cloud Cloud, opts Options) (Result
 			})
 		case plan.Update:
 			return e.step(w.name, "update group", 1, func() error {
-				if err := cloud.UpdateSecurityGroup(ctx, w.group.ID, w.group.Description); err != nil {
+				if _, err := e.owned(ctx, w); err != nil {
+					return err
+				}
+				if err := cloud.UpdateSecurityGroup(ctx, w.id(), w.group.Description); err != nil {
 					return err
 				}
 				e.count(&e.res.Changed, 1)
@@ -240,6 +251,17 @@ func Apply(ctx context.Context, p *plan.Plan, cloud Cloud, opts Options) (Result
 		}
 		if len(ids) > 0 {
 			err = errors.Join(err, e.step(w.name, "delete rules", len(ids), func() error {
+				if len(w.deletes) > 0 {
+					have, err := e.owned(ctx, w)
+					if err != nil {
+						return err
+					}
+					for _, c := range w.deletes {
+						if !slices.Contains(have, c.ID) {
+							return fmt.Errorf("security group %s (%s): rule %s is not one of its rules: nothing of it was deleted", w.name, w.id(), c.ID)
+						}
+					}
+				}
 				var errs []error
 				for _, id := range ids {
 					if err := cloud.DeleteSecurityGroupRule(ctx, id); err != nil {
@@ -263,7 +285,10 @@ func Apply(ctx context.Context, p *plan.Plan, cloud Cloud, opts Options) (Result
 			return nil
 		}
 		return e.step(w.name, "delete group", 1, func() error {
-			if err := cloud.DeleteSecurityGroup(ctx, w.group.ID); err != nil {
+			if _, err := e.owned(ctx, w); err != nil {
+				return err
+			}
+			if err := cloud.DeleteSecurityGroup(ctx, w.id()); err != nil {
 				return err
 			}
 			e.count(&e.res.Destroyed, 1)
@@ -329,6 +354,9 @@ func (e *engine) server(ctx context.Context, config string, c *plan.Change) erro
 			return nil
 		}
 		return e.step(c.Group, "rebuild server", 1, func() error {
+			if err := e.cloud.CheckServerOwned(ctx, c.ID, e.owner); err != nil {
+				return err
+			}
 			if err := e.cloud.RebuildServer(ctx, c.ID, c.Server.ImageID); err != nil {
 				return err
 			}
@@ -337,6 +365,9 @@ func (e *engine) server(ctx context.Context, config string, c *plan.Change) erro
 		})
 	case plan.Delete:
 		return e.step(c.Group, "delete server", 1, func() error {
+			if err := e.cloud.CheckServerOwned(ctx, c.ID, e.owner); err != nil {
+				return err
+			}
 			if err := e.cloud.DeleteServer(ctx, c.ID); err != nil {
 				return err
 			}
@@ -353,6 +384,8 @@ type work struct {
 	group   *plan.Change
 	creates []*plan.Change
 	deletes []*plan.Change
+	checked bool     // ownership re-checked on the group itself
+	rules   []string // its rule ids then
 }
 
 // id is the group's id when it existed before this apply.
@@ -366,11 +399,26 @@ func (w *work) id() string {
 type engine struct {
 	cloud    Cloud
 	opts     Options
+	owner    []string // the configuration's ownership tags
 	mu       sync.Mutex
 	ids      map[string]string // group name -> id
 	defaults map[string][]plan.ObservedRule
 	res      Result
 	errs     []error
+}
+
+// owned checks, on the group itself, that an existing group is still this configuration's
+// (once per group and apply: its rules are changed in one step), and returns its rule ids.
+func (e *engine) owned(ctx context.Context, w *work) ([]string, error) {
+	if w.checked {
+		return w.rules, nil
+	}
+	rules, err := e.cloud.OwnedGroupRules(ctx, w.id(), e.owner)
+	if err != nil {
+		return nil, fmt.Errorf("security group %s: %w: not changed", w.name, err)
+	}
+	w.checked, w.rules = true, rules
+	return rules, nil
 }
 
 func (e *engine) count(n *int, d int) {

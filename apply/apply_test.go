@@ -18,6 +18,25 @@ type fakeCloud struct {
 	failCreate map[string]bool
 	calls      []string
 	nextID     int
+	// notOwned are ids of groups and servers that lost their ownership tags meanwhile.
+	notOwned map[string]bool
+	// groupRules are the rule ids each group has (checked before rule deletes).
+	groupRules map[string][]string
+}
+
+func (f *fakeCloud) OwnedGroupRules(_ context.Context, id string, tags []string) ([]string, error) {
+	f.record("check group %s", id)
+	if f.notOwned[id] {
+		return nil, fmt.Errorf("security group %s does not carry %v", id, tags)
+	}
+	return f.groupRules[id], nil
+}
+
+func (f *fakeCloud) CheckServerOwned(_ context.Context, id string, tags []string) error {
+	if f.notOwned[id] {
+		return fmt.Errorf("server %s does not carry %v", id, tags)
+	}
+	return nil
 }
 
 func (f *fakeCloud) record(format string, args ...any) {
@@ -182,7 +201,7 @@ func TestApplyDuplicateGroupsByID(t *testing.T) {
 	}}
 	p := plan.Diff(desired, obs)
 	p.Config = "t"
-	f := &fakeCloud{}
+	f := &fakeCloud{groupRules: map[string][]string{"g1": {"keep-egress4"}, "g2": {"dup-egress4"}}}
 	res, err := Apply(context.Background(), p, f, Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -245,5 +264,33 @@ func TestApplyInterruptedFinishesCreatedGroup(t *testing.T) {
 	}
 	if f.has("create group t-b") {
 		t.Errorf("a group was started after the interruption:\n%s", strings.Join(f.calls, "\n"))
+	}
+}
+
+// Ownership is checked on the objects themselves right before acting: a group whose tags
+// were removed while the plan waited, or a rule id that is not the group's (an edited plan),
+// is not touched.
+func TestApplyRechecksOwnership(t *testing.T) {
+	rule := plan.Rule{Direction: plan.Egress, EtherType: plan.IPv4}
+	p := &plan.Plan{Config: "t", Changes: []plan.Change{
+		{Action: plan.Delete, Kind: plan.KindRule, Group: "t-a", GroupID: "ga", ID: "ra", Rule: &rule},
+		{Action: plan.Delete, Kind: plan.KindRule, Group: "t-b", GroupID: "gb", ID: "foreign-rule", Rule: &rule},
+		{Action: plan.Delete, Kind: plan.KindGroup, Group: "t-c", GroupID: "gc", ID: "gc"},
+		{Action: plan.Delete, Kind: plan.KindServer, Group: "t-web-01", ID: "srv1"},
+	}}
+	f := &fakeCloud{notOwned: map[string]bool{"ga": true, "gc": true, "srv1": true}, groupRules: map[string][]string{"gb": {"rb"}}}
+	_, err := Apply(context.Background(), p, f, Options{})
+	if err == nil {
+		t.Fatal("apply succeeded on groups and a server that are not owned")
+	}
+	for _, bad := range []string{"delete rule", "delete group", "delete server"} {
+		if f.has(bad) {
+			t.Errorf("%s happened:\n%s", bad, strings.Join(f.calls, "\n"))
+		}
+	}
+	for _, want := range []string{"security group t-a", "rule foreign-rule is not one of its rules", "security group t-c", "server srv1"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not say %q: %v", want, err)
+		}
 	}
 }

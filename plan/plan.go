@@ -360,3 +360,25 @@ func Digest(obs *Observed) string {
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
 }
+
+// CheckSaved refuses a saved (or approved) plan unless it is exactly the plan that the
+// configuration and the cloud give now: the cloud is the same (stale otherwise), and so are
+// the changes, so an edited plan file cannot make apply touch what the plan would not
+// (another group's id, a rule of a group that is not ours).
+func CheckSaved(saved, now *Plan) error {
+	if saved.FormatVersion != FormatVersion {
+		return fmt.Errorf("the plan is of format %d, this hardenctl writes %d", saved.FormatVersion, FormatVersion)
+	}
+	if saved.Config != now.Config || saved.Destroy != now.Destroy {
+		return fmt.Errorf("the plan is for configuration %q (destroy %t), not %q (destroy %t)", saved.Config, saved.Destroy, now.Config, now.Destroy)
+	}
+	if saved.ObservedDigest != now.ObservedDigest {
+		return fmt.Errorf("the plan is stale: the cloud changed since it was made at %s", saved.CreatedAt.Format(time.RFC3339))
+	}
+	a, _ := json.Marshal(saved.Changes)
+	b, _ := json.Marshal(now.Changes)
+	if string(a) != string(b) {
+		return fmt.Errorf("the plan's changes are not what the configuration and the cloud give now: the plan file was edited, or the configuration changed since it was made at %s", saved.CreatedAt.Format(time.RFC3339))
+	}
+	return nil
+}

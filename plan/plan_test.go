@@ -241,3 +241,22 @@ func golden(t *testing.T, name string, p *Plan) {
 		t.Errorf("%s (-want +got):\n%s", name, d)
 	}
 }
+
+func TestCheckSaved(t *testing.T) {
+	obs := &Observed{Owned: []ObservedGroup{{ID: "g1", Name: "t-a", Tags: OwnerTags("t")}}}
+	desired := []Group{{Address: "zone.a", Name: "t-a", Rules: []Rule{{Direction: Ingress, EtherType: IPv4, Protocol: "tcp", PortMin: 443, PortMax: 443}}}}
+	make := func() *Plan { p := Diff(desired, obs); p.Config = "t"; return p }
+	if err := CheckSaved(make(), make()); err != nil {
+		t.Fatalf("the same plan: %v", err)
+	}
+	edited := make()
+	edited.Changes[1].GroupID = "someone-elses"
+	if err := CheckSaved(edited, make()); err == nil || !strings.Contains(err.Error(), "edited") {
+		t.Errorf("an edited plan: %v", err)
+	}
+	stale := make()
+	stale.ObservedDigest = "x"
+	if err := CheckSaved(stale, make()); err == nil || !strings.Contains(err.Error(), "stale") {
+		t.Errorf("a stale plan: %v", err)
+	}
+}

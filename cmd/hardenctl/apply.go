@@ -4,12 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"strconv"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/hardenctl/hardenctl/apply"
 	"github.com/hardenctl/hardenctl/config"
+	"github.com/hardenctl/hardenctl/lock"
 	"github.com/hardenctl/hardenctl/plan"
 	"github.com/hardenctl/hardenctl/provider/openstack"
 )
@@ -22,6 +25,7 @@ type applyOptions struct {
 	serverConcurrency int
 	allowRebuild      bool
 	destroy           bool
+	lockTimeout       time.Duration
 }
 
 func newApplyCmd(g *globals) *cobra.Command {
@@ -66,6 +70,44 @@ func (o *applyOptions) register(cmd *cobra.Command) {
 	cmd.Flags().IntVar(&o.concurrency, "concurrency", 4, "security groups worked on at once")
 	cmd.Flags().IntVar(&o.serverConcurrency, "server-concurrency", 4, "servers booted, rebuilt or deleted at once")
 	cmd.Flags().BoolVar(&o.allowRebuild, "allow-rebuild", false, "rebuild servers onto a new image (wipes their root disks) as planned")
+	cmd.Flags().DurationVar(&o.lockTimeout, "lock-timeout", 0, "wait this long for the configuration's cloud lock when another apply, destroy or rollout holds it")
+}
+
+// holdLock takes the configuration's cloud lock for operation; the returned context is
+// cancelled when the lock is lost. Release it when done.
+func holdLock(ctx context.Context, g *globals, cloud lock.Store, cfg *config.Config, operation string, wait time.Duration) (context.Context, func(), error) {
+	l, err := lock.Acquire(ctx, cloud, cfg.Name, lock.Options{Holder: holderName(), Operation: operation, Wait: wait})
+	if err != nil {
+		return nil, nil, err
+	}
+	lctx, cancel := context.WithCancel(ctx)
+	go func() {
+		select {
+		case <-l.Lost():
+			fmt.Fprintf(g.stderr, "Error: %v: stopping\n", l.Err())
+			cancel()
+		case <-lctx.Done():
+		}
+	}()
+	release := func() {
+		cancel()
+		rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer rcancel()
+		if err := l.Release(rctx); err != nil {
+			fmt.Fprintf(g.stderr, "Warning: %v (the lease expires by itself)\n", err)
+		}
+	}
+	return lctx, release, nil
+}
+
+// holderName says who holds a lock: user@host pid N.
+func holderName() string {
+	user := os.Getenv("USER")
+	if user == "" {
+		user = strconv.Itoa(os.Getuid())
+	}
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s@%s pid %d", user, host, os.Getpid())
 }
 
 func runApply(ctx context.Context, g *globals, o applyOptions, planFile string) error {
@@ -77,6 +119,15 @@ func runApply(ctx context.Context, g *globals, o applyOptions, planFile string) 
 	if err != nil {
 		return err
 	}
+	op := "apply"
+	if o.destroy {
+		op = "destroy"
+	}
+	ctx, release, err := holdLock(ctx, g, cloud, cfg, op, o.lockTimeout)
+	if err != nil {
+		return err
+	}
+	defer release()
 	var p *plan.Plan
 	if planFile != "" {
 		if p, err = checkSavedPlan(ctx, cfg, cloud, planFile); err != nil {
@@ -104,13 +155,23 @@ func runApply(ctx context.Context, g *globals, o applyOptions, planFile string) 
 			if !ok {
 				return errors.New("apply cancelled: nothing was changed")
 			}
+			// The cloud may have changed while the question waited (tags removed by hand,
+			// groups added): what was approved is carried out only if it still holds.
+			now, err := plan.Make(ctx, cfg, cloud, plan.Options{Destroy: o.destroy})
+			if err != nil {
+				return err
+			}
+			if err := plan.CheckSaved(p, now); err != nil {
+				return fmt.Errorf("the cloud changed while the plan waited for approval; nothing was changed: %w", err)
+			}
 		}
 	}
 	return execute(ctx, g, p, cloud, apply.Options{Concurrency: o.concurrency, ServerConcurrency: o.serverConcurrency, AllowRebuild: o.allowRebuild})
 }
 
-// checkSavedPlan reads a plan file and refuses it when it is for another configuration or
-// the cloud changed since it was made.
+// checkSavedPlan reads a plan file and refuses it when it is for another configuration, the
+// cloud changed since it was made, or it is not the plan that the configuration and the
+// cloud give now (an edited file).
 func checkSavedPlan(ctx context.Context, cfg *config.Config, cloud *openstack.Client, path string) (*plan.Plan, error) {
 	p, err := plan.ReadFile(path)
 	if err != nil {
@@ -123,8 +184,8 @@ func checkSavedPlan(ctx context.Context, cfg *config.Config, cloud *openstack.Cl
 	if err != nil {
 		return nil, err
 	}
-	if now.ObservedDigest != p.ObservedDigest {
-		return nil, fmt.Errorf("saved plan %s is stale: the cloud changed since it was made at %s; nothing was changed. Run plan again", path, p.CreatedAt.Format(time.RFC3339))
+	if err := plan.CheckSaved(p, now); err != nil {
+		return nil, fmt.Errorf("saved plan %s: %w; nothing was changed. Run plan again", path, err)
 	}
 	return p, nil
 }

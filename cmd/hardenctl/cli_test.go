@@ -1,6 +1,7 @@
 package main
 
 import (
+	"io"
 	"bytes"
 	"context"
 	"errors"
@@ -22,8 +23,14 @@ type cliResult struct {
 // stdin as its input, and counter (may be nil) counting its HTTP requests.
 func runCLI(t testing.TB, stdin string, counter *openstack.CountingTransport, args ...string) cliResult {
 	t.Helper()
+	return runCLIReader(t, strings.NewReader(stdin), counter, args...)
+}
+
+// runCLIReader is runCLI with standard input read from stdin.
+func runCLIReader(t testing.TB, stdin io.Reader, counter *openstack.CountingTransport, args ...string) cliResult {
+	t.Helper()
 	var out, errOut bytes.Buffer
-	g := &globals{stdin: strings.NewReader(stdin), stdout: &out, stderr: &errOut, counter: counter}
+	g := &globals{stdin: stdin, stdout: &out, stderr: &errOut, counter: counter}
 	root := newRootCmd(g)
 	root.SetArgs(terraformStyleArgs(root, args))
 	err := root.ExecuteContext(context.Background())

@@ -15,9 +15,13 @@ import (
 var _ plan.FleetObserver = (*Client)(nil)
 
 // ObserveServers lists the servers carrying all of ownerTags: one list call.
+// Each server's tags and project are checked again here.
 func (c *Client) ObserveServers(ctx context.Context, ownerTags []string) ([]plan.ObservedServer, error) {
 	if err := c.needCompute(); err != nil {
 		return nil, err
+	}
+	if c.projectID == "" {
+		return nil, errNoProject
 	}
 	pages, err := servers.List(c.compute, servers.ListOpts{Tags: strings.Join(ownerTags, ",")}).AllPages(ctx)
 	if err != nil {
@@ -29,6 +33,9 @@ func (c *Client) ObserveServers(ctx context.Context, ownerTags []string) ([]plan
 	}
 	out := make([]plan.ObservedServer, 0, len(all))
 	for _, s := range all {
+		if s.TenantID != c.projectID || s.Tags == nil || !hasAll(*s.Tags, ownerTags) {
+			continue
+		}
 		srv := toServer(&s)
 		o := plan.ObservedServer{ID: s.ID, Name: s.Name, Status: s.Status, ImageID: srv.ImageID, Address: srv.Address}
 		if s.Tags != nil {
@@ -59,6 +66,25 @@ func (c *Client) ResolveImage(ctx context.Context, cfg, name string, managed boo
 		return "", nil // not built yet: the plan says so
 	}
 	return "", fmt.Errorf("no active Glance image named %q", name)
+}
+
+// CheckServerOwned reads a server and fails unless it carries all of ownerTags and is in the
+// token's project.
+func (c *Client) CheckServerOwned(ctx context.Context, id string, ownerTags []string) error {
+	if c.projectID == "" {
+		return errNoProject
+	}
+	s, err := servers.Get(ctx, c.compute, id).Extract()
+	if err != nil {
+		return fmt.Errorf("check ownership of server %s: %w", id, err)
+	}
+	if s.TenantID != c.projectID {
+		return fmt.Errorf("server %s (%s) is in project %s, not %s: not hardenctl's to change", s.Name, id, s.TenantID, c.projectID)
+	}
+	if s.Tags == nil || !hasAll(*s.Tags, ownerTags) {
+		return fmt.Errorf("server %s (%s) no longer carries %s: not hardenctl's to change", s.Name, id, strings.Join(ownerTags, ","))
+	}
+	return nil
 }
 
 // CreateFleetServer boots a fleet server.

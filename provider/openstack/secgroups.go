@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/gophercloud/gophercloud/v2"
@@ -29,7 +30,13 @@ const namesPerQuery = 100
 // ObserveSecurityGroups lists, in the token's project, the groups that carry all of
 // ownerTags (rules come embedded: one request whatever their number), and the groups named
 // like a wanted group that do not (one request per 100 names, id/name/tags only).
+//
+// Ownership is checked again on each group (all the tags, and the project): a cloud that
+// ignores the tag filter shows more groups, never more owned ones.
 func (c *Client) ObserveSecurityGroups(ctx context.Context, ownerTags []string, names []string) (*plan.Observed, error) {
+	if c.projectID == "" {
+		return nil, errNoProject
+	}
 	obs := &plan.Observed{}
 	pages, err := groups.List(c.network, groups.ListOpts{Tags: strings.Join(ownerTags, ","), ProjectID: c.projectID}).AllPages(ctx)
 	if err != nil {
@@ -41,15 +48,15 @@ func (c *Client) ObserveSecurityGroups(ctx context.Context, ownerTags []string, 
 	}
 	ownedIDs := map[string]bool{}
 	for _, g := range owned {
+		if g.ProjectID != c.projectID || !hasAll(g.Tags, ownerTags) {
+			continue
+		}
 		ownedIDs[g.ID] = true
 		obs.Owned = append(obs.Owned, observedGroup(g, true))
 	}
 	for start := 0; start < len(names); start += namesPerQuery {
 		chunk := names[start:min(start+namesPerQuery, len(names))]
-		q := url.Values{"name": chunk, "fields": {"id", "name", "description", "tags"}}
-		if c.projectID != "" {
-			q.Set("project_id", c.projectID)
-		}
+		q := url.Values{"name": chunk, "project_id": {c.projectID}, "fields": {"id", "name", "description", "tags", "project_id"}}
 		u := c.network.ServiceURL("security-groups") + "?" + q.Encode()
 		pages, err := pagination.NewPager(c.network, u, func(r pagination.PageResult) pagination.Page {
 			return groups.SecGroupPage{LinkedPageBase: pagination.LinkedPageBase{PageResult: r}}
@@ -62,7 +69,7 @@ func (c *Client) ObserveSecurityGroups(ctx context.Context, ownerTags []string, 
 			return nil, fmt.Errorf("read security group list: %w", err)
 		}
 		for _, g := range same {
-			if !ownedIDs[g.ID] {
+			if !ownedIDs[g.ID] && g.ProjectID == c.projectID && slices.Contains(chunk, g.Name) {
 				obs.Others = append(obs.Others, observedGroup(g, false))
 			}
 		}
@@ -108,6 +115,29 @@ func (c *Client) CreateSecurityGroup(ctx context.Context, name, description stri
 	defaults := observedGroup(*sg, true).Rules
 	c.logger.Debug("created security group", "name", name, "id", sg.ID)
 	return sg.ID, defaults, nil
+}
+
+// OwnedGroupRules reads a group and returns its rule ids, or an error when it does not carry
+// all of ownerTags or is not in the token's project.
+func (c *Client) OwnedGroupRules(ctx context.Context, id string, ownerTags []string) ([]string, error) {
+	if c.projectID == "" {
+		return nil, errNoProject
+	}
+	g, err := groups.Get(ctx, c.network, id).Extract()
+	if err != nil {
+		return nil, fmt.Errorf("check ownership of security group %s: %w", id, err)
+	}
+	if g.ProjectID != c.projectID {
+		return nil, fmt.Errorf("security group %s (%s) is in project %s, not %s: not hardenctl's to change", g.Name, id, g.ProjectID, c.projectID)
+	}
+	if !hasAll(g.Tags, ownerTags) {
+		return nil, fmt.Errorf("security group %s (%s) no longer carries %s (its tags: %v): not hardenctl's to change", g.Name, id, strings.Join(ownerTags, ","), g.Tags)
+	}
+	ids := make([]string, len(g.Rules))
+	for i, r := range g.Rules {
+		ids[i] = r.ID
+	}
+	return ids, nil
 }
 
 // UpdateSecurityGroup sets a group's description.

@@ -27,7 +27,38 @@ func testClient(t *testing.T, h http.Handler) (*Client, *retryTransport) {
 	rt.sleep = func(context.Context, time.Duration) error { return nil }
 	pc := &gophercloud.ProviderClient{HTTPClient: http.Client{Transport: rt}, TokenID: "tok"}
 	sc := &gophercloud.ServiceClient{ProviderClient: pc, Endpoint: srv.URL + "/v2.0/", ResourceBase: srv.URL + "/v2.0/"}
-	return &Client{network: sc, logger: slog.New(slog.DiscardHandler)}, rt
+	return &Client{network: sc, projectID: "p1", logger: slog.New(slog.DiscardHandler)}, rt
+}
+
+// A Neutron that ignores the tag and project filters lists every group: only the ones
+// carrying all the ownership tags, in the token's project, are owned.
+func TestObserveChecksOwnershipItself(t *testing.T) {
+	c, _ := testClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"security_groups": [
+			{"id": "mine", "name": "x-app", "project_id": "p1", "tags": ["managed-by:hardenctl", "hardenctl-config:x"]},
+			{"id": "untagged", "name": "x-app", "project_id": "p1", "tags": []},
+			{"id": "other-config", "name": "x-app", "project_id": "p1", "tags": ["managed-by:hardenctl", "hardenctl-config:y"]},
+			{"id": "other-project", "name": "x-app", "project_id": "p2", "tags": ["managed-by:hardenctl", "hardenctl-config:x"]}]}`)
+	}))
+	obs, err := c.ObserveSecurityGroups(context.Background(), plan.OwnerTags("x"), []string{"x-app"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var owned, others []string
+	for _, g := range obs.Owned {
+		owned = append(owned, g.ID)
+	}
+	for _, g := range obs.Others {
+		others = append(others, g.ID)
+	}
+	if strings.Join(owned, ",") != "mine" || strings.Join(others, ",") != "untagged,other-config" {
+		t.Errorf("owned %v, others %v; want [mine] and the same-named groups of this project", owned, others)
+	}
+	c.projectID = ""
+	if _, err := c.ObserveSecurityGroups(context.Background(), plan.OwnerTags("x"), nil); err == nil {
+		t.Error("a token without a project observed groups")
+	}
 }
 
 func TestRetryHonoursRetryAfter(t *testing.T) {
