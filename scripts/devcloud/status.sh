@@ -22,6 +22,33 @@ if [ -d "$OSDEV/run" ]; then
   done
   [ $n -gt 0 ] && ok "$n recorded processes running" || ko "no processes recorded in $OSDEV/run"
   [ -e "$OSDEV/run/failed" ] && ko "the last up.sh failed"
+  # up.sh's proof that the services need nothing of the system's OpenStack directories: every
+  # recorded daemon lives in the mount namespace up.sh made, where those are still empty/absent
+  if [ -f "$OSDEV/run/isolated" ]; then
+    ns=$(awk '$1=="mnt" {print $2}' "$OSDEV/run/isolated") m=0
+    for f in "$OSDEV"/run/*.pid; do
+      [ -e "$f" ] || continue
+      read -r pid st < "$f"; name=$(basename "$f" .pid)
+      [ "$(starttime "$pid")" = "$st" ] || continue
+      [ "$(readlink /proc/$pid/ns/mnt)" = "$ns" ] || { ko "$name (pid $pid) is not in the test bed's mount namespace $ns"; continue; }
+      m=$((m + 1)); nspid=$pid
+    done
+    # seen through one daemon's root (/proc/PID/root resolves paths in its mount namespace)
+    if [ "$m" -gt 0 ]; then
+      while read -r kind d; do
+        case $kind in
+          empty) awk -v d="$d" '$5 == d { f = 0; for (i = 7; i < NF; i++) if ($i == "-") { f = $(i+1) == "tmpfs" && $(i+2) == "hardenctl-devcloud-empty"; break } }
+                         END { exit !f }' /proc/$nspid/mountinfo ||
+                   ko "$d is no longer the empty tmpfs in the test bed's namespace"
+                 [ -z "$(ls -A "/proc/$nspid/root$d" 2>/dev/null)" ] || ko "$d is not empty in the test bed's namespace: $(ls -A "/proc/$nspid/root$d" | head -5 | tr '\n' ' ')" ;;
+          absent) [ -e "/proc/$nspid/root$d" ] && ko "$d was created while the test bed ran (it must use \$OSDEV only)" ;;
+        esac
+      done < "$OSDEV/run/isolated"
+      ok "$m processes in mount namespace $ns without$(awk '$1!="mnt" {printf " %s", $2}' "$OSDEV/run/isolated")"
+    fi
+  else
+    ok "not isolated: started with DEVCLOUD_ISOLATE=0 or by an older up.sh (no proof of independence from /etc/nova etc.)"
+  fi
 fi
 
 for api in identity=$KS image=http://127.0.0.1:9292/ network=http://127.0.0.1:9696/ \

@@ -5,6 +5,8 @@
 #
 # Idempotent: if the test bed in $OSDEV is healthy (status.sh), it says so and exits 0;
 # if $OSDEV exists but is not healthy, it runs down.sh first and starts afresh.
+# The services start in a mount namespace where the system's OpenStack directories (/etc/nova,
+# /var/lib/nova, ...) are empty: the test bed proves on every start that it needs nothing there.
 # See README.md for ports, accounts, knobs and timings.
 set -euo pipefail
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin   # Debian's python3, not a pyenv shim / venv
@@ -21,6 +23,10 @@ DB_PW=${DB_PW:-dbpass}
 NOVA_HOST=${NOVA_HOST:-devcloud}
 COMPUTE_DRIVER=${COMPUTE_DRIVER:-hardenctl_virt.HardenctlDriver}   # servers are real hosts (py/hardenctl_virt.py)
 START_TIMEOUT=${START_TIMEOUT:-240}
+ISOLATE=${DEVCLOUD_ISOLATE:-1}   # 0: start in the caller's mount namespace (to compare; no proof)
+# what the services must not need: empty read-only tmpfs over each that exists, absent stays absent
+FOREIGN="/etc/keystone /etc/nova /etc/neutron /etc/glance /etc/placement
+/var/lib/keystone /var/lib/nova /var/lib/neutron /var/lib/glance"
 export OSDEV ADMIN_PW DEMO_PW SVC_PW
 
 ETC=$OSDEV/etc LOG=$OSDEV/log RUN=$OSDEV/run BIN=$OSDEV/bin
@@ -30,11 +36,15 @@ PORTS="3306 5672 4369 25672 5000 8774 8778 9292 9696"
 PKGS="python3-keystone python3-glance python3-neutron python3-placement python3-nova
 python3-openstackclient python3-pymysql mariadb-server rabbitmq-server uwsgi-core
 uwsgi-plugin-python3 curl jq"
-T0=$(date +%s)
+IN_NS=${DEVCLOUD_NS:-} T0=${DEVCLOUD_T0:-$(date +%s)}   # set by section 2b for its second run
+unset DEVCLOUD_NS DEVCLOUD_T0
 step() { echo "[devcloud $(( $(date +%s) - T0 ))s] $*"; }
 die() { echo "devcloud up.sh: ERROR: $*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || die "must run as root"
 
+# Sections 0-2 run in the caller's mount namespace; then up.sh runs itself again, in the
+# namespace of section 2b (DEVCLOUD_NS=1), from section 3 on. It keeps the lock (fd 9).
+if [ -z "$IN_NS" ]; then
 # One up.sh/down.sh per state dir at a time: a second caller waits, then finds it healthy.
 exec 9>"$OSDEV.lock"
 flock -w 900 9 || die "another up.sh/down.sh holds $OSDEV.lock for 15 min (fuser -v $OSDEV.lock)"
@@ -43,6 +53,9 @@ flock -w 900 9 || die "another up.sh/down.sh holds $OSDEV.lock for 15 min (fuser
 if [ -e "$OSDEV" ]; then
   if [ -e "$RUN/up.done" ] && bash "$HERE/status.sh" -q; then
     echo "devcloud: already up and healthy in $OSDEV ($(( $(date +%s) - T0 ))s)"
+    [ -f "$RUN/isolated" ] || [ "$ISOLATE" != 1 ] || echo "devcloud: WARNING: this test bed was started" \
+      "outside the mount namespace (older up.sh or DEVCLOUD_ISOLATE=0): it proves nothing about /etc/nova" \
+      "etc.; down.sh + up.sh start it with the proof" >&2
     echo "export OS_CLIENT_CONFIG_FILE=$OSDEV/clouds.yaml   # or: . $OSDEV/openrc-demo"
     exit 0
   fi
@@ -103,11 +116,52 @@ for p in $PORTS; do
 done
 [ $busy = 0 ] || die "ports needed by the test bed are taken (see above); stop those processes or run down.sh for their OSDEV"
 
+# ------------------------------------------------------------------ 2b. a namespace of its own
+# Every daemon is started in a mount namespace where $FOREIGN are empty read-only tmpfs mounts
+# (or absent, as on a fresh machine), and keeps it for its life: a service that reads its
+# configuration, policy, paste file, rootwrap/privsep set-up or state from there fails to start
+# here, and one that writes there gets EROFS. status.sh checks every recorded daemon is in it.
+if [ "$ISOLATE" = 1 ]; then
+  # The one mount both sides share both ways: ip netns's directory (made shared as `ip netns add`
+  # itself does), so the namespaces of the testhosts bridge and of the servers nova-compute
+  # starts are seen on both sides. Everything else is copied; nothing mounted inside leaks out.
+  mkdir -p /run/netns
+  mountpoint -q /run/netns || mount --bind /run/netns /run/netns
+  mount --make-shared /run/netns
+  exec env DEVCLOUD_NS=1 DEVCLOUD_T0="$T0" unshare --mount --propagation unchanged -- bash "$HERE/up.sh"
+fi
+fi   # end of sections 0-2
+
+if [ -n "$IN_NS" ]; then
+  empty="" absent=""
+  # also oslo.config's default config dirs beside them (parsed even with --config-file), if any
+  for d in $FOREIGN /etc/{keystone,nova,neutron,glance,placement,uwsgi}*.conf.d \
+           ${HOME:-/root}/.{keystone,nova,neutron,glance,placement}; do
+    case $d in *'*'*) continue;; esac   # a glob that matched nothing
+    if [ -d "$d" ]; then
+      # the mount holding $d becomes a slave here, so the tmpfs stays in this namespace even
+      # where the caller's mounts are shared (systemd); /run/netns keeps its own propagation
+      mount --make-slave "$(findmnt -n -o TARGET -T "$d")"
+      mount -t tmpfs -o ro,nosuid,nodev,mode=755,size=16k hardenctl-devcloud-empty "$d" ||
+        die "cannot mount an empty tmpfs on $d"
+      empty+=" $d"
+    elif [[ " "$FOREIGN" " == *[[:space:]]"$d"[[:space:]]* ]]; then
+      absent+=" $d"
+    fi
+  done
+fi
+
 # ------------------------------------------------------------------ 3. state dir, helpers
 step "starting in $OSDEV"
 mkdir -p $ETC/{keystone,glance,neutron/plugins/ml2,placement,nova} $LOG $RUN $BIN \
   $OSDEV/keystone $OSDEV/glance/{images,staging,lock} $OSDEV/neutron/lock \
   $OSDEV/nova/{instances,lock} $OSDEV/rabbit $OSDEV/mysql
+if [ -n "$IN_NS" ]; then   # for status.sh: the namespace and what is empty/absent in it
+  { echo "mnt $(readlink /proc/self/ns/mnt)"
+    for d in $empty; do echo "empty $d"; done
+    for d in $absent; do echo "absent $d"; done; } > $RUN/isolated
+  step "in mount namespace $(readlink /proc/self/ns/mnt): empty:${empty:- none}; absent:${absent:- none}"
+fi
 
 PYPATH=$HERE/py
 starttime() { awk '{sub(/^.*\) /, ""); print $20}' /proc/$1/stat 2>/dev/null; }
@@ -196,6 +250,13 @@ username = $1
 password = $SVC_PW
 EOF
 }
+# oslo.policy looks for policy.yaml and policy.d/ beside the config files, then in /etc/<project>/
+# and /etc/: each service gets its own (no rules = the built-in defaults), by absolute path
+policy() { # service
+  mkdir -p $ETC/$1/policy.d
+  echo '{}' > $ETC/$1/policy.yaml
+  printf '[oslo_policy]\npolicy_file = %s\npolicy_dirs = %s\n' $ETC/$1/policy.yaml $ETC/$1/policy.d
+}
 service_auth() { # section user
   cat <<EOF
 [$1]
@@ -228,6 +289,7 @@ key_repository = $OSDEV/keystone/fernet-keys
 key_repository = $OSDEV/keystone/credential-keys
 [identity]
 password_hash_rounds = 4
+$(policy keystone)
 EOF
 
 cat > $ETC/glance/glance-api.conf <<EOF
@@ -248,8 +310,11 @@ flavor = keystone
 config_file = $HERE/etc/glance-api-paste.ini
 [oslo_concurrency]
 lock_path = $OSDEV/glance/lock
+$(policy glance)
 $(authtoken glance)
 EOF
+# glance looks for it beside its config file, else in /etc/glance/ and /etc/: no custom properties
+echo '{}' > $ETC/glance/schema-image.json
 
 cat > $ETC/placement/placement.conf <<EOF
 [DEFAULT]
@@ -258,6 +323,9 @@ log_file = $LOG/placement.log
 connection = $(dburl placement)
 [api]
 auth_strategy = keystone
+[placement]
+policy_file = $ETC/placement/policy.yaml
+$(policy placement)
 $(authtoken placement)
 EOF
 
@@ -290,6 +358,7 @@ quota_router = 1000
 quota_floatingip = 1000
 quota_security_group = 1000
 quota_security_group_rule = 10000
+$(policy neutron)
 $(authtoken neutron)
 EOF
 cat > $ETC/neutron/plugins/ml2/ml2_conf.ini <<EOF
@@ -335,12 +404,18 @@ $(service_auth placement placement)
 lock_path = $OSDEV/nova/lock
 [vnc]
 enabled = false
+[compute]
+provider_config_location = $ETC/nova/provider_config/
 [quota]
 instances = 1000
 cores = 10000
 ram = 10240000
+$(policy nova)
 $(authtoken nova)
 EOF
+mkdir -p $ETC/nova/provider_config
+# nova's vendor strings: found beside the config files, else /etc/nova/release or /etc/release
+printf '[Nova]\n' > $ETC/nova/release
 # DB settings in a separate file: nova-compute must not see them ("No DB access allowed")
 cat > $ETC/nova/nova-db.conf <<EOF
 [api_database]
@@ -510,6 +585,6 @@ run platform-network /usr/bin/python3 $PYPATH/hardenctl_platform.py network
 cat $LOG/platform-network.out
 
 date -u +%FT%TZ > $RUN/up.done
-bash "$HERE/status.sh" -q || fail nova-compute "status.sh fails right after start"
+bash "$HERE/status.sh" -q || fail status "status.sh fails right after start (see above)"
 step "devcloud up in $OSDEV"
 echo "export OS_CLIENT_CONFIG_FILE=$OSDEV/clouds.yaml   # openstack --os-cloud admin|demo ...; or: . $OSDEV/openrc-demo"
