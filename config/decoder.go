@@ -1,11 +1,13 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/function"
 )
@@ -70,13 +72,18 @@ type decoder struct {
 	locals    map[string]cty.Value
 	localDefs map[string]*hcl.Attribute
 	functions map[string]function.Function
-	environ   []string // LoadOptions.Environ, for HOME
+	budget    *budget                                       // what evaluation may still make
+	ops       map[*hclsyntax.Operation]*hclsyntax.Operation // bounded arithmetic, for bound
+	environ   []string                                      // LoadOptions.Environ, for HOME
 	// ctx is the full evaluation context once locals are evaluated; nil before.
 	ctx *hcl.EvalContext
 }
 
 func newDecoder(l *Loader, dir string) *decoder {
+	b := &budget{}
 	return &decoder{
+		budget:    b,
+		ops:       boundedOps(),
 		loader:    l,
 		dir:       dir,
 		specs:     rootBlocks(),
@@ -87,7 +94,7 @@ func newDecoder(l *Loader, dir string) *decoder {
 		varValues: map[string]cty.Value{},
 		locals:    map[string]cty.Value{},
 		localDefs: map[string]*hcl.Attribute{},
-		functions: functions(),
+		functions: functions(b),
 	}
 }
 
@@ -255,18 +262,18 @@ func (d *decoder) checkReferences(ctx *hcl.EvalContext, expr hcl.Expression) hcl
 		}
 		switch {
 		case root == "var":
-			diags = append(diags, checkName(t, "input variable", "var", sortedKeys(d.variables))...)
+			diags = append(diags, checkName(t, "input variable", "var", d.variables)...)
 		case root == "local":
-			diags = append(diags, checkName(t, "local value", "local", sortedKeys(d.localDefs))...)
+			diags = append(diags, checkName(t, "local value", "local", d.localDefs)...)
 		case s != nil && s.Referenceable:
-			diags = append(diags, checkName(t, s.Type, s.Type, sortedKeys(d.declared[s.Type]))...)
+			diags = append(diags, checkName(t, s.Type, s.Type, d.declared[s.Type])...)
 		}
 	}
 	return diags
 }
 
-// checkName reports a traversal root.NAME whose NAME is not among declared.
-func checkName(t hcl.Traversal, what, root string, declared []string) hcl.Diagnostics {
+// checkName reports a traversal root.NAME whose NAME is not a key of declared.
+func checkName[V any](t hcl.Traversal, what, root string, declaredMap map[string]V) hcl.Diagnostics {
 	if len(t) < 2 {
 		return nil
 	}
@@ -274,11 +281,10 @@ func checkName(t hcl.Traversal, what, root string, declared []string) hcl.Diagno
 	if name == "" {
 		return nil
 	}
-	for _, n := range declared {
-		if n == name {
-			return nil
-		}
+	if _, ok := declaredMap[name]; ok {
+		return nil
 	}
+	declared := sortedKeys(declaredMap)
 	var detail strings.Builder
 	fmt.Fprintf(&detail, "There is no %s named %q.", what, name)
 	if len(declared) == 0 {
@@ -319,12 +325,45 @@ func (d *decoder) evalIn(ctx *hcl.EvalContext, expr hcl.Expression) (cty.Value, 
 	if diags.HasErrors() {
 		return cty.DynamicVal, diags
 	}
-	v, evalDiags := expr.Value(ctx)
-	diags = append(diags, evalDiags...)
+	v, evalDiags := bound(expr, d.ops).Value(ctx)
+	diags = append(diags, boundDiagnostics(evalDiags)...)
 	if evalDiags.HasErrors() {
 		return cty.DynamicVal, diags
 	}
+	if !sizeOf(v).ok {
+		return cty.DynamicVal, append(diags, errorAt(expr.Range(), "Value too large",
+			"%s.", errTooLarge{"This value is too large"}))
+	}
 	return v, diags
+}
+
+// boundDiagnostics rewrites the diagnostics of the functions of bound to read as what the
+// user wrote: a template, a for expression, a value too large.
+func boundDiagnostics(diags hcl.Diagnostics) hcl.Diagnostics {
+	for _, diag := range diags {
+		extra, ok := hcl.DiagnosticExtra[hclsyntax.FunctionCallDiagExtra](diag)
+		if !ok {
+			continue
+		}
+		err := extra.FunctionCallError()
+		var large errTooLarge
+		switch {
+		case errors.As(err, &large):
+			diag.Summary = "Value too large"
+			diag.Detail = upperFirst(large.Error()) + "."
+		case extra.CalledFunctionName() == templateFuncName || extra.CalledFunctionName() == templateJoinFuncName:
+			diag.Summary = "Invalid template interpolation value"
+			diag.Detail = upperFirst(err.Error()) + "."
+		}
+	}
+	return diags
+}
+
+func upperFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
 }
 
 // eval evaluates expr in the full context.

@@ -12,7 +12,8 @@ import (
 )
 
 // FormatDiagnosticsCompact renders diags one per line, as compilers do, for CI logs and
-// editors: "FILE:LINE:COL: error: SUMMARY; DETAIL". The detail's line breaks become spaces.
+// editors: "FILE:LINE:COL: error: SUMMARY; DETAIL". The detail's line breaks become spaces;
+// control characters are escaped (\x1b).
 func FormatDiagnosticsCompact(diags hcl.Diagnostics) string {
 	var b strings.Builder
 	for _, diag := range diags {
@@ -21,10 +22,10 @@ func FormatDiagnosticsCompact(diags hcl.Diagnostics) string {
 			severity = "warning"
 		}
 		if diag.Subject != nil {
-			fmt.Fprintf(&b, "%s:%d:%d: ", diag.Subject.Filename, diag.Subject.Start.Line, diag.Subject.Start.Column)
+			fmt.Fprintf(&b, "%s:%d:%d: ", escapeControl(diag.Subject.Filename), diag.Subject.Start.Line, diag.Subject.Start.Column)
 		}
-		fmt.Fprintf(&b, "%s: %s", severity, diag.Summary)
-		if detail := strings.Join(strings.Fields(diag.Detail), " "); detail != "" {
+		fmt.Fprintf(&b, "%s: %s", severity, escapeControl(diag.Summary))
+		if detail := escapeControl(strings.Join(strings.Fields(diag.Detail), " ")); detail != "" {
 			fmt.Fprintf(&b, "; %s", detail)
 		}
 		b.WriteByte('\n')

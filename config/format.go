@@ -56,9 +56,13 @@ func (l *Loader) FormatFiles(path string, opts FormatOptions, out io.Writer) ([]
 
 func (l *Loader) formatFile(name string, opts FormatOptions, out io.Writer) (bool, hcl.Diagnostics) {
 	subject := hcl.Range{Filename: name, Start: hcl.InitialPos, End: hcl.InitialPos}
-	src, err := os.ReadFile(name)
-	if err != nil {
-		return false, hcl.Diagnostics{errorAt(subject, "Failed to read file", "Cannot read %s: %s.", name, ioReason(err))}
+	src, diag := readSource(name, maxFileSize)
+	if diag != nil {
+		return false, hcl.Diagnostics{diag}
+	}
+	if diag := checkNesting(src, name, false); diag != nil {
+		l.parser.AddFile(name, &hcl.File{Body: hcl.EmptyBody(), Bytes: src})
+		return false, hcl.Diagnostics{diag}
 	}
 	f, diags := hclsyntax.ParseConfig(src, name, hcl.InitialPos)
 	l.parser.AddFile(name, f)

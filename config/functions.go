@@ -13,8 +13,29 @@ import (
 	"github.com/zclconf/go-cty/cty/function/stdlib"
 )
 
-// functions are the functions expressions may call: the familiar subset of Terraform's.
-func functions() map[string]function.Function {
+// functions are the functions expressions may call: the familiar subset of Terraform's,
+// each bounded (boundedFunc) and charged to b; and the internal ones of bound.
+func functions(b *budget) map[string]function.Function {
+	pre := map[string]func([]cty.Value) error{
+		"range":      rangeCount,
+		"join":       joinSize,
+		"format":     formatSize(false),
+		"formatlist": formatSize(true),
+		"split":      splitCount,
+		"distinct":   distinctCount,
+		"replace":    replaceSize,
+	}
+	fs := userFunctions()
+	for name, f := range fs {
+		fs[name] = boundedFunc(b, f, pre[name])
+	}
+	for name, f := range internalFunctions(b) {
+		fs[name] = f
+	}
+	return fs
+}
+
+func userFunctions() map[string]function.Function {
 	return map[string]function.Function{
 		"cidrhost":    cidrHostFunc,
 		"cidrnetmask": cidrNetmaskFunc,

@@ -41,7 +41,7 @@ func TestFunctions(t *testing.T) {
 		{`coalesce("", "x")`, cty.StringVal("x"), false},
 		{`upper(trimspace("  dmz "))`, cty.StringVal("DMZ"), false},
 	}
-	ctx := &hcl.EvalContext{Functions: functions()}
+	ctx := &hcl.EvalContext{Functions: functions(&budget{})}
 	for _, tt := range tests {
 		expr, diags := hclsyntax.ParseExpression([]byte(tt.expr), "test", hcl.InitialPos)
 		if diags.HasErrors() {

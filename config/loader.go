@@ -32,6 +32,7 @@ const EnvVarPrefix = "HARDENCTL_VAR_"
 // concurrent use.
 type Loader struct {
 	parser *hclparse.Parser
+	read   int // bytes of the files the last Load read, against maxTotalSize
 }
 
 // NewLoader returns a Loader that has read nothing yet.
@@ -45,17 +46,45 @@ func NewLoader() *Loader {
 func (l *Loader) Load(path string, opts LoadOptions) (*Config, hcl.Diagnostics) {
 	// The parser caches files by name: start afresh, so that a reload sees edits.
 	l.parser = hclparse.NewParser()
+	l.read = 0
 	files, dir, diags := l.parseFiles(path)
 	if diags.HasErrors() {
-		return nil, diags
+		return nil, capDiagnostics(diags)
 	}
 	d := newDecoder(l, dir)
 	diags = append(diags, d.decode(files, opts)...)
 	sortDiagnostics(diags)
+	diags = capDiagnostics(diags)
 	if diags.HasErrors() {
 		return nil, diags
 	}
 	return d.cfg, diags
+}
+
+// capDiagnostics keeps the first maxDiagnostics of diags, and says how many more there were.
+func capDiagnostics(diags hcl.Diagnostics) hcl.Diagnostics {
+	if len(diags) <= maxDiagnostics {
+		return diags
+	}
+	rest := diags[maxDiagnostics:]
+	errors := 0
+	for _, d := range rest {
+		if d.Severity == hcl.DiagError {
+			errors++
+		}
+	}
+	out := append(hcl.Diagnostics{}, diags[:maxDiagnostics]...)
+	subject := rest[0].Subject
+	if subject == nil {
+		subject = &hcl.Range{Filename: "<configuration>", Start: hcl.InitialPos, End: hcl.InitialPos}
+	}
+	severity := hcl.DiagWarning
+	if errors > 0 {
+		severity = hcl.DiagError
+	}
+	return append(out, &hcl.Diagnostic{Severity: severity, Summary: "Too many problems",
+		Detail:  fmt.Sprintf("%d more diagnostics (%d errors) are not shown; fix the ones above first.", len(rest), errors),
+		Subject: subject})
 }
 
 // parseFiles parses path, a directory or a file, and returns the files and the directory
@@ -67,6 +96,14 @@ func (l *Loader) parseFiles(path string) ([]*hcl.File, string, hcl.Diagnostics) 
 			Severity: hcl.DiagError,
 			Summary:  "Failed to read configuration",
 			Detail:   fmt.Sprintf("Cannot read %s: %s.", path, ioReason(err)),
+			Subject:  &hcl.Range{Filename: path, Start: hcl.InitialPos, End: hcl.InitialPos},
+		}}
+	}
+	if !info.IsDir() && !info.Mode().IsRegular() {
+		return nil, "", hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "Failed to read configuration",
+			Detail:   fmt.Sprintf("Cannot read %s: %s.", path, errNotRegular(info.Mode())),
 			Subject:  &hcl.Range{Filename: path, Start: hcl.InitialPos, End: hcl.InitialPos},
 		}}
 	}
@@ -108,10 +145,15 @@ func (l *Loader) parseFiles(path string) ([]*hcl.File, string, hcl.Diagnostics) 
 
 // parseFile parses one file as HCL native syntax, or as JSON when its name ends in .json.
 func (l *Loader) parseFile(name string) (*hcl.File, hcl.Diagnostics) {
-	src, err := os.ReadFile(name)
-	if err != nil {
-		return nil, hcl.Diagnostics{errorAt(hcl.Range{Filename: name, Start: hcl.InitialPos, End: hcl.InitialPos},
-			"Failed to read file", "Cannot read %s: %s.", name, ioReason(err))}
+	src, diag := readSource(name, maxTotalSize-l.read)
+	if diag != nil {
+		return nil, hcl.Diagnostics{diag}
+	}
+	l.read += len(src)
+	if diag := checkNesting(src, name, strings.HasSuffix(name, ".json")); diag != nil {
+		// The parser would overflow its stack; keep the source for the snippet.
+		l.parser.AddFile(name, &hcl.File{Body: hcl.EmptyBody(), Bytes: src})
+		return nil, hcl.Diagnostics{diag}
 	}
 	if strings.HasSuffix(name, ".json") {
 		return l.parser.ParseJSON(src, name)
@@ -123,6 +165,67 @@ func (l *Loader) parseFile(name string) (*hcl.File, hcl.Diagnostics) {
 		}
 	}
 	return f, diags
+}
+
+// readSource reads a configuration file: a regular file (or a link to one) of at most
+// maxFileSize bytes, and at most left. A FIFO, a device or /dev/zero is an error, not a
+// hang or a fill of memory.
+func readSource(name string, left int) ([]byte, *hcl.Diagnostic) {
+	subject := hcl.Range{Filename: name, Start: hcl.InitialPos, End: hcl.InitialPos}
+	fail := func(err error) ([]byte, *hcl.Diagnostic) {
+		return nil, errorAt(subject, "Failed to read file", "Cannot read %s: %s.", name, err)
+	}
+	f, err := os.OpenFile(name, openFlags, 0)
+	if err != nil {
+		return fail(ioReason(err))
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return fail(ioReason(err))
+	}
+	if !info.Mode().IsRegular() {
+		return fail(errNotRegular(info.Mode()))
+	}
+	limit := min(maxFileSize, left)
+	if info.Size() > int64(limit) {
+		return fail(errTooBig(limit))
+	}
+	src, err := io.ReadAll(io.LimitReader(f, int64(limit)+1))
+	if err != nil {
+		return fail(ioReason(err))
+	}
+	if len(src) > limit {
+		return fail(errTooBig(limit))
+	}
+	return src, nil
+}
+
+func errNotRegular(mode os.FileMode) error {
+	return fmt.Errorf("not a regular file but %s; configuration files are regular files", strings.TrimSpace(modeName(mode)))
+}
+
+func modeName(mode os.FileMode) string {
+	switch {
+	case mode&os.ModeNamedPipe != 0:
+		return "a named pipe"
+	case mode&os.ModeSocket != 0:
+		return "a socket"
+	case mode&os.ModeCharDevice != 0:
+		return "a character device"
+	case mode&os.ModeDevice != 0:
+		return "a device"
+	case mode.IsDir():
+		return "a directory"
+	}
+	return "of mode " + mode.String()
+}
+
+func errTooBig(limit int) error {
+	if limit < maxFileSize {
+		return fmt.Errorf("the files of the configuration are larger than %d MiB in all", maxTotalSize>>20)
+	}
+	return fmt.Errorf("it is larger than %d MiB; no configuration file needs that", maxFileSize>>20)
 }
 
 // maxNumberExponent bounds the binary exponent of number literals. Turning 1e99999999 into
@@ -156,6 +259,9 @@ func hclFiles(dir string) ([]string, error) {
 			continue
 		}
 		names = append(names, filepath.Join(dir, e.Name()))
+		if len(names) > maxFiles {
+			return nil, fmt.Errorf("it holds more than %d *.hcl files", maxFiles)
+		}
 	}
 	sort.Strings(names)
 	return names, nil
@@ -191,26 +297,25 @@ func defaultConfigName(dir string) string {
 }
 
 // WriteDiagnostics renders diags for people: each with its file, line, the source lines it
-// points at, and its detail, wrapped at 78 columns.
+// points at, and its detail, wrapped at 78 columns. Control characters of the source and
+// of the messages are shown escaped (\x1b), never written to the terminal; the values of
+// an expression's variables ("with var.x as ...") are not shown, as they may be secret.
 //
 // HCL's own writer says "on FILE line N"; the location is rewritten as FILE:LINE:COLUMN,
 // which editors and CI annotations can follow.
 func (l *Loader) WriteDiagnostics(w io.Writer, diags hcl.Diagnostics, color bool) error {
-	tw := hcl.NewDiagnosticTextWriter(w, l.parser.Files(), 78, color)
-	for _, d := range diags {
-		if d.Subject == nil {
-			if err := tw.WriteDiagnostic(d); err != nil {
-				return err
-			}
-			continue
-		}
+	sources := l.parser.Files()
+	for _, diag := range diags {
+		d, files := escapeDiagnostic(diag, sources)
 		var b bytes.Buffer
-		if err := hcl.NewDiagnosticTextWriter(&b, l.parser.Files(), 78, color).WriteDiagnostic(d); err != nil {
+		if err := hcl.NewDiagnosticTextWriter(&b, files, 78, color).WriteDiagnostic(d); err != nil {
 			return err
 		}
-		s := d.Subject
-		text := strings.Replace(b.String(), fmt.Sprintf("on %s line %d", s.Filename, s.Start.Line),
-			fmt.Sprintf("on %s:%d:%d", s.Filename, s.Start.Line, s.Start.Column), 1)
+		text := b.String()
+		if s := d.Subject; s != nil {
+			text = strings.Replace(text, fmt.Sprintf("on %s line %d", s.Filename, s.Start.Line),
+				fmt.Sprintf("on %s:%d:%d", s.Filename, s.Start.Line, s.Start.Column), 1)
+		}
 		if _, err := io.WriteString(w, text); err != nil {
 			return err
 		}

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"maps"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -27,13 +28,18 @@ func (d *decoder) decodeLocals() hcl.Diagnostics {
 	}
 
 	deps := map[string][]string{}
+	whole := map[string]bool{} // locals that refer to local as a whole, or by a computed name
 	for name, attr := range d.localDefs {
 		seen := map[string]bool{}
 		for _, t := range attr.Expr.Variables() {
-			if t.RootName() != "local" || len(t) < 2 {
+			if t.RootName() != "local" {
 				continue
 			}
 			dep := traversalName(t)
+			if dep == "" {
+				whole[name] = true
+				continue
+			}
 			if d.localDefs[dep] == nil || seen[dep] {
 				continue
 			}
@@ -51,6 +57,7 @@ func (d *decoder) decodeLocals() hcl.Diagnostics {
 	)
 	state := map[string]int{}
 	failed := map[string]bool{}
+	base := d.evalContext()
 	var stack []string
 	var visit func(name string)
 	visit = func(name string) {
@@ -77,7 +84,17 @@ func (d *decoder) decodeLocals() hcl.Diagnostics {
 			d.locals[name] = cty.DynamicVal
 			return
 		}
-		ctx := d.evalContext()
+		// The context holds the locals this one refers to, not all of them: building an
+		// object of every local for every local takes time quadratic in their number.
+		locals := d.locals
+		if !whole[name] {
+			locals = map[string]cty.Value{}
+			for _, dep := range deps[name] {
+				locals[dep] = d.locals[dep]
+			}
+		}
+		ctx := &hcl.EvalContext{Variables: maps.Clone(base.Variables), Functions: base.Functions}
+		ctx.Variables["local"] = cty.ObjectVal(locals)
 		v, vDiags := d.evalIn(ctx, d.localDefs[name].Expr)
 		diags = append(diags, vDiags...)
 		d.locals[name] = v

@@ -299,6 +299,9 @@ func (d *decoder) parseGiven(decl *variableDecl, raw, source string) (givenValue
 	if decl.literal {
 		return givenValue{value: cty.StringVal(raw), rng: rng, source: source}, nil
 	}
+	if diag := checkNesting([]byte(raw), filename, false); diag != nil {
+		return givenValue{}, hcl.Diagnostics{diag}
+	}
 	expr, diags := hclsyntax.ParseExpression([]byte(raw), filename, hcl.InitialPos)
 	if !diags.HasErrors() {
 		diags = checkNumberLiterals(expr)
