@@ -142,7 +142,7 @@ func TestCatalogRewrittenAndTrafficProxied(t *testing.T) {
 	if err != nil || resp.StatusCode != 201 || resp.Header.Get("Location") != net+"/v2.0/security-groups/g1" {
 		t.Fatalf("POST: %v, Location %q", err, resp.Header.Get("Location"))
 	}
-	recs := b.proxy.Records()
+	recs := waitRecords(t, b.proxy, 3)
 	if len(recs) != 3 || recs[0].Service != "identity" || recs[1].Service != "network" || recs[1].Query != "tags=managed-by:hardenctl" ||
 		recs[2].Method != "POST" || recs[2].Status != 201 || !recs[2].Forwarded || recs[2].Fault != "" {
 		t.Errorf("records: %v", recs)
@@ -170,7 +170,7 @@ func TestStatusBeforeAndAfter(t *testing.T) {
 	if resp.StatusCode != 201 || b.seenCount() != 2 {
 		t.Errorf("third POST: %d, backend saw %d", resp.StatusCode, b.seenCount())
 	}
-	recs := b.proxy.Records()[1:]
+	recs := waitRecords(t, b.proxy, 3)[1:]
 	if recs[0].Fault != "429 Retry-After 30 before" || recs[0].Forwarded || recs[1].Fault != "503 after" || !recs[1].Forwarded || recs[1].Upstream != 201 || recs[1].Status != 503 {
 		t.Errorf("records %v", recs)
 	}
@@ -254,7 +254,7 @@ func TestResetBeforeHeaders(t *testing.T) {
 		if want := map[Phase]int{Before: 0, After: 1}[phase]; b.seenCount() != want {
 			t.Errorf("reset %s: backend saw %d requests, want %d", phase, b.seenCount(), want)
 		}
-		if r := b.proxy.Records()[1]; r.Status != 0 || r.Fault != "reset "+phase.String() {
+		if r := waitRecords(t, b.proxy, 2)[1]; r.Status != 0 || r.Fault != "reset "+phase.String() {
 			t.Errorf("record %v", r)
 		}
 	}
@@ -348,5 +348,22 @@ func TestWriteCloudsYAML(t *testing.T) {
 	}
 	if err := b.proxy.WriteCloudsYAML(src, dst, "other"); err == nil {
 		t.Errorf("an entry of another Keystone was written")
+	}
+}
+
+// waitRecords waits until the proxy has recorded n requests (a handler records when it is
+// done, which may be after the client saw a reset).
+func waitRecords(t *testing.T, p *Proxy, n int) []Record {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		recs := p.Records()
+		if len(recs) >= n || time.Now().After(deadline) {
+			if len(recs) < n {
+				t.Fatalf("%d records, want %d: %v", len(recs), n, recs)
+			}
+			return recs
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }

@@ -241,9 +241,9 @@ type cutBodyError struct {
 
 func (e *cutBodyError) Error() string {
 	if e.length >= 0 {
-		return fmt.Sprintf("response body cut after %d of %d bytes: %v", e.read, e.length, e.err)
+		return fmt.Sprintf("response body was cut after %d of %d bytes: %v", e.read, e.length, e.err)
 	}
-	return fmt.Sprintf("response body cut after %d bytes: %v", e.read, e.err)
+	return fmt.Sprintf("response body was cut after %d bytes: %v", e.read, e.err)
 }
 func (e *cutBodyError) Unwrap() error { return e.err }
 
