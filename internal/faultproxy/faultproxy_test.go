@@ -367,3 +367,32 @@ func waitRecords(t *testing.T, p *Proxy, n int) []Record {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+func TestMatchSeesTheBodyAndNoteNamesTheFault(t *testing.T) {
+	b := newBed(t)
+	net := b.token(t)
+	guard := b.proxy.Add(Rule{Method: "POST", Match: func(r *http.Request, body []byte) bool {
+		return strings.Contains(string(body), `"a-dmz"`)
+	}, Fault: Fault{Kind: Status, Code: http.StatusForbidden, Note: "guarded"}})
+	resp, body, err := b.do(t, "POST", net+"/v2.0/security-groups")
+	if err != nil || resp.StatusCode != 403 || !strings.Contains(string(body), "guarded") || b.seenCount() != 0 || b.proxy.Fired(guard) != 1 {
+		t.Fatalf("guarded POST: %v %v %q, backend saw %d", resp, err, body, b.seenCount())
+	}
+	if r := waitRecords(t, b.proxy, 2)[1]; r.Fault != "guarded" {
+		t.Errorf("record %v", r)
+	}
+	// The backend still gets the body whole when no rule strikes.
+	b.proxy.Clear()
+	if resp, _, _ := b.do(t, "POST", net+"/v2.0/security-groups"); resp.StatusCode != 201 || b.seenCount() != 1 {
+		t.Errorf("unguarded POST: %d, backend saw %d", resp.StatusCode, b.seenCount())
+	}
+}
+
+func TestTokenValidationIsRewrittenToo(t *testing.T) {
+	b := newBed(t)
+	b.token(t)
+	resp, body, err := b.do(t, "GET", b.proxy.IdentityURL(b.keystone.URL+"/v3")+"/auth/tokens")
+	if err != nil || resp.StatusCode != 200 || strings.Contains(string(body), b.neutron.URL) {
+		t.Errorf("GET /v3/auth/tokens: %v %v, body still names the backend:\n%s", resp, err, body)
+	}
+}
