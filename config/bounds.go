@@ -220,44 +220,94 @@ func concatParts(b *budget, parts []cty.Value, argErr func(int, error) error) (c
 // boundedFunc wraps a function so that its arguments are checked before the call (in all,
 // at most the bounds of one value, and what pre, when set, estimates the result to be)
 // and its result after, both charged to the budget.
+//
+// An argument made of a sensitive value makes the result sensitive, and an error of the
+// call says nothing more than that it failed: function errors quote their arguments.
 func boundedFunc(b *budget, f function.Function, pre func(args []cty.Value) error) function.Function {
+	params := f.Params()
+	for i := range params {
+		params[i].AllowMarked = true
+	}
+	varParam := f.VarParam()
+	if varParam != nil {
+		vp := *varParam
+		vp.AllowMarked = true
+		varParam = &vp
+	}
+	call := bounded(b, f, pre)
 	return function.New(&function.Spec{
 		Description: f.Description(),
-		Params:      f.Params(),
-		VarParam:    f.VarParam(),
-		Type:        func(args []cty.Value) (cty.Type, error) { return f.ReturnTypeForValues(args) },
+		Params:      params,
+		VarParam:    varParam,
+		Type: func(args []cty.Value) (cty.Type, error) {
+			unmarked, _ := unmarkAll(args)
+			return f.ReturnTypeForValues(unmarked)
+		},
 		Impl: func(args []cty.Value, retType cty.Type) (cty.Value, error) {
-			var in size
-			for _, a := range args {
-				n := sizeOf(a)
-				in.bytes += n.bytes
-				in.elems += n.elems
-				if !n.ok || in.bytes > maxStringSize || in.elems > maxElements {
-					return cty.UnknownVal(retType), errTooLarge{"the arguments are too large"}
-				}
-			}
-			if !b.spend(in.cost()) {
-				return cty.UnknownVal(retType), errTooLarge{"the functions of the configuration make too much in all"}
-			}
-			if pre != nil {
-				if err := pre(args); err != nil {
-					return cty.UnknownVal(retType), err
-				}
-			}
-			v, err := f.Call(args)
-			if err != nil {
+			unmarked, marks := unmarkAll(args)
+			v, err := call(unmarked, retType)
+			if len(marks) == 0 {
 				return v, err
 			}
-			out := sizeOf(v)
-			if !out.ok {
-				return cty.UnknownVal(retType), errTooLarge{"the result is too large"}
+			if err != nil {
+				var large errTooLarge
+				if errors.As(err, &large) {
+					return cty.UnknownVal(retType), err
+				}
+				return cty.UnknownVal(retType), errors.New("the call failed with a sensitive argument; its message is not shown, as it could include the value")
 			}
-			if !b.spend(out.cost()) {
-				return cty.UnknownVal(retType), errTooLarge{"the functions of the configuration make too much in all"}
-			}
-			return v, nil
+			return v.WithMarks(marks...), nil
 		},
 	})
+}
+
+// unmarkAll returns args without their marks, deep, and the marks.
+func unmarkAll(args []cty.Value) ([]cty.Value, []cty.ValueMarks) {
+	out := make([]cty.Value, len(args))
+	var marks []cty.ValueMarks
+	for i, a := range args {
+		v, pvm := a.UnmarkDeepWithPaths()
+		out[i] = v
+		for _, pm := range pvm {
+			marks = append(marks, pm.Marks)
+		}
+	}
+	return out, marks
+}
+
+// bounded is the call of f checked as boundedFunc says.
+func bounded(b *budget, f function.Function, pre func(args []cty.Value) error) func([]cty.Value, cty.Type) (cty.Value, error) {
+	return func(args []cty.Value, retType cty.Type) (cty.Value, error) {
+		var in size
+		for _, a := range args {
+			n := sizeOf(a)
+			in.bytes += n.bytes
+			in.elems += n.elems
+			if !n.ok || in.bytes > maxStringSize || in.elems > maxElements {
+				return cty.UnknownVal(retType), errTooLarge{"the arguments are too large"}
+			}
+		}
+		if !b.spend(in.cost()) {
+			return cty.UnknownVal(retType), errTooLarge{"the functions of the configuration make too much in all"}
+		}
+		if pre != nil {
+			if err := pre(args); err != nil {
+				return cty.UnknownVal(retType), err
+			}
+		}
+		v, err := f.Call(args)
+		if err != nil {
+			return v, err
+		}
+		out := sizeOf(v)
+		if !out.ok {
+			return cty.UnknownVal(retType), errTooLarge{"the result is too large"}
+		}
+		if !b.spend(out.cost()) {
+			return cty.UnknownVal(retType), errTooLarge{"the functions of the configuration make too much in all"}
+		}
+		return v, nil
+	}
 }
 
 // Estimates of results, for the functions whose result can be much larger than their

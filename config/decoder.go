@@ -319,8 +319,38 @@ func traversalName(t hcl.Traversal) string {
 }
 
 // evalIn checks the references of expr, then evaluates it in ctx. A value whose references
-// are wrong is unknown, so that what depends on it reports nothing more.
+// are wrong is unknown, so that what depends on it reports nothing more. A value made of a
+// sensitive variable is an error (sensitiveUse): every attribute goes into the cloud or a
+// plan, or into messages.
 func (d *decoder) evalIn(ctx *hcl.EvalContext, expr hcl.Expression) (cty.Value, hcl.Diagnostics) {
+	v, diags := d.evalMarked(ctx, expr)
+	if v.ContainsMarked() {
+		return cty.DynamicVal, append(diags, d.sensitiveUse(expr))
+	}
+	return v, diags
+}
+
+// sensitiveMark marks the values of sensitive variables, and all made of them.
+const sensitiveMark = "sensitive"
+
+// sensitiveUse is the error for a sensitive value used in expr.
+func (d *decoder) sensitiveUse(expr hcl.Expression) *hcl.Diagnostic {
+	var names []string
+	for _, t := range expr.Variables() {
+		if name := traversalName(t); t.RootName() == "var" && d.variables[name] != nil && d.variables[name].Sensitive {
+			names = append(names, "var."+name)
+		}
+	}
+	what := "a sensitive variable"
+	if len(names) > 0 {
+		what = strings.Join(names, ", ")
+	}
+	return errorAt(expr.Range(), "Sensitive value not allowed here",
+		"This expression is made of %s, which is marked sensitive. hardenctl writes what is set here into the cloud, plans or messages (names, descriptions, tags, addresses, rules), where it would be shown; a sensitive value may be used only in the validation of its variable.", what)
+}
+
+// evalMarked is evalIn that lets marked values through.
+func (d *decoder) evalMarked(ctx *hcl.EvalContext, expr hcl.Expression) (cty.Value, hcl.Diagnostics) {
 	diags := d.checkReferences(ctx, expr)
 	if diags.HasErrors() {
 		return cty.DynamicVal, diags

@@ -59,6 +59,9 @@ func wholeNumber(v cty.Value, lo, hi int64) (int64, bool) {
 
 // showValue renders a value for an error message, briefly.
 func showValue(v cty.Value) string {
+	if v.ContainsMarked() {
+		return "(sensitive value)"
+	}
 	if v.IsNull() {
 		return "null"
 	}

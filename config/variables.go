@@ -104,6 +104,11 @@ func (d *decoder) decodeVariables(opts LoadOptions) hcl.Diagnostics {
 			v.Value = cty.UnknownVal(v.Type)
 		}
 		d.varValues[name] = v.Value
+		if v.Sensitive {
+			// Expressions see the value marked: whatever is made of it is marked too,
+			// and evalIn refuses it (see sensitiveUse).
+			d.varValues[name] = v.Value.Mark(sensitiveMark)
+		}
 	}
 
 	ctx := &hcl.EvalContext{
@@ -201,10 +206,11 @@ func (d *decoder) evalConstString(expr hcl.Expression) (string, hcl.Diagnostics)
 
 // checkValidation evaluates one validation rule of v.
 func (d *decoder) checkValidation(ctx *hcl.EvalContext, v *Variable, rule variableValidation) hcl.Diagnostics {
-	cond, diags := d.evalIn(ctx, rule.condition)
+	cond, diags := d.evalMarked(ctx, rule.condition)
 	if diags.HasErrors() {
 		return diags
 	}
+	cond, _ = cond.UnmarkDeep()
 	cond, err := convert.Convert(cond, cty.Bool)
 	if err != nil || cond.IsNull() || !cond.IsKnown() {
 		return append(diags, errorAt(rule.condition.Range(), "Invalid validation condition",
@@ -214,9 +220,11 @@ func (d *decoder) checkValidation(ctx *hcl.EvalContext, v *Variable, rule variab
 		return diags
 	}
 	msg := "The value of var." + v.Name + " is not valid."
-	mv, mDiags := d.evalIn(ctx, rule.errorMessage)
+	mv, mDiags := d.evalMarked(ctx, rule.errorMessage)
 	diags = append(diags, mDiags...)
-	if ms, err := convert.Convert(mv, cty.String); err == nil && !ms.IsNull() && ms.IsKnown() {
+	if mv.ContainsMarked() {
+		msg += " (The validation's error message is not shown: it includes a sensitive value.)"
+	} else if ms, err := convert.Convert(mv, cty.String); err == nil && !ms.IsNull() && ms.IsKnown() {
 		msg = ms.AsString()
 	}
 	return append(diags, errorAt(rule.condition.Range(), "Invalid value for variable",

@@ -22,7 +22,7 @@ bastion {
 }
 
 zone "app" {
-  description = var.token
+  description = var.token # ERROR: Sensitive value not allowed here
   egress {
     to = [] # ERROR: No peers
   }
