@@ -17,7 +17,7 @@ COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null)
 MODIFIED ?= $(shell test -z "$$(git status --porcelain --untracked-files=no 2>/dev/null)" && echo false || echo true)
 LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.modified=$(MODIFIED)
 
-.PHONY: all build deps devcloud-up devcloud-down testhosts-up testhosts-down platform-up test unit demo bench fuzz clean
+.PHONY: all build deps devcloud-up devcloud-down devcloud-proof testhosts-up testhosts-down platform-up test unit demo bench fuzz clean
 
 all: build
 
@@ -32,6 +32,13 @@ devcloud-up:
 
 devcloud-down:
 	bash scripts/devcloud/down.sh
+
+# up.sh starts the services in a mount namespace where /etc/nova, /var/lib/nova etc. are empty
+# (every start is the proof); this is the stronger one: a second bed, in namespaces of its own,
+# on a machine whose /etc and /var/lib hold another OpenStack's files (scripts/devcloud/proof.sh).
+devcloud-proof: devcloud-up
+	bash scripts/devcloud/proof.sh isolated
+	bash scripts/devcloud/proof.sh control
 
 testhosts-up:
 	bash scripts/testhosts/prepare.sh

@@ -134,13 +134,14 @@ fi   # end of sections 0-2
 
 if [ -n "$IN_NS" ]; then
   empty="" absent=""
+  # nothing mounted on the root file system in here shows outside, even where / is shared (systemd)
+  mount --make-slave /
   # also oslo.config's default config dirs beside them (parsed even with --config-file), if any
   for d in $FOREIGN /etc/{keystone,nova,neutron,glance,placement,uwsgi}*.conf.d \
            ${HOME:-/root}/.{keystone,nova,neutron,glance,placement}; do
     case $d in *'*'*) continue;; esac   # a glob that matched nothing
     if [ -d "$d" ]; then
-      # the mount holding $d becomes a slave here, so the tmpfs stays in this namespace even
-      # where the caller's mounts are shared (systemd); /run/netns keeps its own propagation
+      # likewise the mount holding $d, if it is not /; /run/netns keeps its own propagation
       mount --make-slave "$(findmnt -n -o TARGET -T "$d")"
       mount -t tmpfs -o ro,nosuid,nodev,mode=755,size=16k hardenctl-devcloud-empty "$d" ||
         die "cannot mount an empty tmpfs on $d"
