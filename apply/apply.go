@@ -16,7 +16,9 @@ import (
 // Cloud is what applying a security group plan needs from the cloud.
 type Cloud interface {
 	// CreateSecurityGroup creates a group carrying tags and returns its id and the rules the
-	// cloud put in it by itself (Neutron's allow-all egress rules).
+	// cloud put in it by itself (Neutron's allow-all egress rules). Until it is tagged, the
+	// group's description is plan.CreatingDescription(tags), so that a create cut short
+	// leaves an orphan the next plan recognises.
 	CreateSecurityGroup(ctx context.Context, name, description string, tags []string) (id string, defaults []plan.ObservedRule, err error)
 	UpdateSecurityGroup(ctx context.Context, id, description string) error
 	DeleteSecurityGroup(ctx context.Context, id string) error
@@ -27,6 +29,9 @@ type Cloud interface {
 	// group does not carry all of ownerTags or is not in the token's project: checked on the
 	// group itself, right before it (or one of its rules) is changed or deleted.
 	OwnedGroupRules(ctx context.Context, id string, ownerTags []string) ([]string, error)
+	// DeleteOrphanGroup deletes group id if it still is an orphan of this configuration: no
+	// tags, description marker (plan.CreatingDescription), the token's project.
+	DeleteOrphanGroup(ctx context.Context, id, marker string) error
 	// CheckServerOwned reads server id and fails unless it carries all of ownerTags and is
 	// in the token's project.
 	CheckServerOwned(ctx context.Context, id string, ownerTags []string) error
@@ -283,6 +288,15 @@ func Apply(ctx context.Context, p *plan.Plan, cloud Cloud, opts Options) (Result
 	e.each(ctx, ctx, order, byGroup, nil, func(ctx context.Context, w *work) error {
 		if w.group == nil || w.group.Action != plan.Delete {
 			return nil
+		}
+		if w.group.Reason == plan.ReasonOrphan {
+			return e.step(w.name, "delete orphan group", 1, func() error {
+				if err := cloud.DeleteOrphanGroup(ctx, w.id(), plan.CreatingDescription(e.owner)); err != nil {
+					return err
+				}
+				e.count(&e.res.Destroyed, 1)
+				return nil
+			})
 		}
 		return e.step(w.name, "delete group", 1, func() error {
 			if _, err := e.owned(ctx, w); err != nil {

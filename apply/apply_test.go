@@ -32,6 +32,11 @@ func (f *fakeCloud) OwnedGroupRules(_ context.Context, id string, tags []string)
 	return f.groupRules[id], nil
 }
 
+func (f *fakeCloud) DeleteOrphanGroup(_ context.Context, id, marker string) error {
+	f.record("delete orphan %s %q", id, marker)
+	return nil
+}
+
 func (f *fakeCloud) CheckServerOwned(_ context.Context, id string, tags []string) error {
 	if f.notOwned[id] {
 		return fmt.Errorf("server %s does not carry %v", id, tags)

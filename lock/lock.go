@@ -1,7 +1,16 @@
-// Package lock is the cloud lock that apply, rollouts and the schedule share: a lease on one
-// small object in the cloud, taken and renewed by compare-and-swap, so that two operators,
-// the scheduler and the TUI never work on one configuration at once, and no state file is
-// needed. It imports nothing of hardenctl; the provider implements Store.
+// Package lock is the cloud lock that apply, rollouts and the schedule share: a lease in the
+// cloud itself, so that two operators, the scheduler and the TUI never work on one
+// configuration at once, and no state file is needed. It imports nothing of hardenctl; the
+// provider implements Store.
+//
+// The cloud offers no atomic compare-and-swap to build on: Neutron's If-Match on
+// revision_number lets several concurrent updates of one revision through (seen on the test
+// bed: three of eight). The lock is therefore made of claims, one object per contender, and
+// of one property the cloud does have: an object is listed by every list that starts after
+// its create returned. A contender creates its claim, then lists the claims: if it sees no
+// other live claim it commits its claim (state held), otherwise it withdraws it and tries
+// again after a random pause. Of two contenders the later lister always sees the other's
+// claim, so at most one commits; a held claim is seen by every later contender.
 package lock
 
 import (
@@ -11,39 +20,44 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	mrand "math/rand/v2"
 	"sync"
 	"time"
 )
 
-// Object is the lock object as the store has it: its data and the revision that a swap must
-// name.
-type Object struct {
-	ID       string
-	Data     string
-	Revision int
+// Claim is one contender's object: its id, its data (a Lease) and when it was made.
+type Claim struct {
+	ID      string
+	Data    string
+	Created time.Time
 }
 
-// ErrConflict says the object changed since it was read: someone else swapped first.
-var ErrConflict = errors.New("the lock object changed meanwhile")
+// ErrGone says a claim no longer exists.
+var ErrGone = errors.New("the claim is gone")
 
-// Store is the compare-and-swap the lock needs.
+// Store keeps the claims of a lock.
 type Store interface {
-	// Load returns the lock object of name, creating it (empty) when there is none.
-	Load(ctx context.Context, name string) (Object, error)
-	// Swap writes data iff the object's revision is still obj.Revision; an error wrapping
-	// ErrConflict when it is not.
-	Swap(ctx context.Context, obj Object, data string) (Object, error)
+	// Claims lists the claims of the lock name, oldest first.
+	Claims(ctx context.Context, name string) ([]Claim, error)
+	// CreateClaim makes a claim of name; it is listed by every Claims that starts after it
+	// returned.
+	CreateClaim(ctx context.Context, name, data string) (Claim, error)
+	// UpdateClaim replaces the data of a claim (an error wrapping ErrGone when it was deleted).
+	UpdateClaim(ctx context.Context, c Claim, data string) error
+	// DeleteClaim deletes a claim; one already gone is not an error.
+	DeleteClaim(ctx context.Context, c Claim) error
 }
 
-// Lease is what the lock object holds while someone holds the lock. It is kept short: the
-// store may bound the data (Neutron: 255 characters).
+// Lease is what a claim holds. It is kept short: the store may bound the data (Neutron: 255
+// characters).
 type Lease struct {
 	Holder    string            `json:"h"`           // who: user@host pid
 	Operation string            `json:"op"`          // what: apply, destroy, upgrade fleet.x, schedule
-	Token     string            `json:"t"`           // this holder's secret-less id
+	Token     string            `json:"t"`           // this contender's random id
+	Held      bool              `json:"held"`        // committed: the lock is this holder's
 	Acquired  time.Time         `json:"a"`
 	Expires   time.Time         `json:"e"`
-	Flags     map[string]string `json:"f,omitempty"` // control flags (a rollout's pause, abort)
+	Flags     map[string]string `json:"f,omitempty"` // the holder's control flags (a rollout's pause, abort)
 }
 
 // HeldError says someone else holds the lock.
@@ -63,19 +77,19 @@ type Options struct {
 	Operation string        // what for (required)
 	TTL       time.Duration // lease length (default 2 min); renewed every TTL/3
 	Wait      time.Duration // how long to wait for a held lock (0: fail at once)
-	Poll      time.Duration // first wait between looks at a held lock (default 500 ms, doubling up to 10 s)
+	Poll      time.Duration // first wait between looks at a held lock (default 500 ms, doubling up to 16 times that)
 	Now       func() time.Time
 }
 
-// Lock is a held lease. Lost is closed when a renewal finds the lease taken or cannot renew
-// it before it expires; the holder must then stop.
+// Lock is a held lease. Lost is closed when a renewal finds the claim gone or cannot renew it
+// before it expires; the holder must then stop.
 type Lock struct {
 	store Store
 	name  string
 	opts  Options
 
 	mu    sync.Mutex
-	obj   Object
+	claim Claim
 	lease Lease
 
 	lost     chan struct{}
@@ -85,9 +99,9 @@ type Lock struct {
 	done     chan struct{}
 }
 
-// Acquire takes the lock called name: a free or expired lease is replaced by ours with one
-// compare-and-swap; a live lease of another holder is waited for up to opts.Wait, then
-// reported as a *HeldError. The lease is renewed in the background until Release.
+// Acquire takes the lock called name. A live lease held by another is waited for up to
+// opts.Wait, then reported as a *HeldError; expired claims are deleted. The lease is renewed
+// in the background until Release.
 func Acquire(ctx context.Context, store Store, name string, opts Options) (*Lock, error) {
 	if opts.TTL <= 0 {
 		opts.TTL = 2 * time.Minute
@@ -99,57 +113,122 @@ func Acquire(ctx context.Context, store Store, name string, opts Options) (*Lock
 	rand.Read(tok[:])
 	token := hex.EncodeToString(tok[:])
 	deadline := opts.Now().Add(opts.Wait)
-	delay := opts.Poll
-	if delay <= 0 {
-		delay = 500 * time.Millisecond
+	if opts.Poll <= 0 {
+		opts.Poll = 500 * time.Millisecond
+	}
+	delay, collisions := opts.Poll, 0
+	pause := func(d time.Duration) error {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("wait for lock %s: %w", name, ctx.Err())
+		case <-t.C:
+			return nil
+		}
 	}
 	for {
-		obj, err := store.Load(ctx, name)
+		live, err := liveClaims(ctx, store, name, opts.Now())
 		if err != nil {
-			return nil, fmt.Errorf("read lock %s: %w", name, err)
+			return nil, err
 		}
-		cur, err := decode(obj.Data)
-		if err != nil {
-			return nil, fmt.Errorf("read lock %s: %w", name, err)
+		if held := heldBy(live, ""); held != nil {
+			now := opts.Now()
+			if !now.Before(deadline) {
+				return nil, &HeldError{Name: name, Lease: *held}
+			}
+			if err := pause(min(delay, deadline.Sub(now))); err != nil {
+				return nil, err
+			}
+			delay = min(delay*2, 16*opts.Poll)
+			continue
 		}
 		now := opts.Now()
-		if cur.Token == token { // our swap went through, though its answer was lost (a retry saw 412)
-			l := &Lock{store: store, name: name, opts: opts, obj: obj, lease: cur,
+		lease := Lease{Holder: opts.Holder, Operation: opts.Operation, Token: token,
+			Acquired: now.UTC().Truncate(time.Second), Expires: now.Add(opts.TTL).UTC().Truncate(time.Second)}
+		data, err := encode(lease)
+		if err != nil {
+			return nil, err
+		}
+		mine, err := store.CreateClaim(ctx, name, data)
+		if err != nil {
+			return nil, fmt.Errorf("claim lock %s: %w", name, err)
+		}
+		if live, err = liveClaims(ctx, store, name, opts.Now()); err != nil {
+			store.DeleteClaim(context.WithoutCancel(ctx), mine)
+			return nil, err
+		}
+		others := 0
+		for _, c := range live {
+			if c.claim.ID != mine.ID {
+				others++
+			}
+		}
+		if others == 0 {
+			lease.Held = true
+			if data, err = encode(lease); err == nil {
+				err = store.UpdateClaim(ctx, mine, data)
+			}
+			if err != nil {
+				store.DeleteClaim(context.WithoutCancel(ctx), mine)
+				return nil, fmt.Errorf("commit lock %s: %w", name, err)
+			}
+			mine.Data = data
+			l := &Lock{store: store, name: name, opts: opts, claim: mine, lease: lease,
 				lost: make(chan struct{}), stop: make(chan struct{}), done: make(chan struct{})}
 			go l.renew()
 			return l, nil
 		}
-		if cur.Token == "" || !now.Before(cur.Expires) {
-			lease := Lease{Holder: opts.Holder, Operation: opts.Operation, Token: token,
-				Acquired: now.UTC().Truncate(time.Second), Expires: now.Add(opts.TTL).UTC().Truncate(time.Second)}
-			data, err := encode(lease)
-			if err != nil {
-				return nil, err
-			}
-			next, err := store.Swap(ctx, obj, data)
-			if err == nil {
-				l := &Lock{store: store, name: name, opts: opts, obj: next, lease: lease,
-					lost: make(chan struct{}), stop: make(chan struct{}), done: make(chan struct{})}
-				go l.renew()
-				return l, nil
-			}
-			if !errors.Is(err, ErrConflict) {
-				return nil, fmt.Errorf("take lock %s: %w", name, err)
-			}
-			continue // someone swapped first: look again
+		// Another contender (or holder) is there: withdraw, and look again after a random
+		// pause, so that two contenders who saw each other do not meet again.
+		if err := store.DeleteClaim(ctx, mine); err != nil {
+			return nil, fmt.Errorf("withdraw claim on lock %s: %w", name, err)
 		}
-		if !now.Before(deadline) {
-			return nil, &HeldError{Name: name, Lease: cur}
+		collisions++
+		backoff := opts.Poll << min(collisions, 5)
+		if err := pause(time.Duration(mrand.Int64N(int64(backoff))) + opts.Poll/4); err != nil {
+			return nil, err
 		}
-		t := time.NewTimer(min(delay, deadline.Sub(now)))
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil, fmt.Errorf("wait for lock %s: %w", name, ctx.Err())
-		case <-t.C:
-		}
-		delay = min(delay*2, 10*time.Second)
 	}
+}
+
+type liveClaim struct {
+	claim Claim
+	lease Lease
+}
+
+// liveClaims lists the claims of name and deletes the expired ones (their holders died or
+// were cut off); an object whose data is no lease is no claim and is ignored.
+func liveClaims(ctx context.Context, store Store, name string, now time.Time) ([]liveClaim, error) {
+	claims, err := store.Claims(ctx, name)
+	if err != nil {
+		return nil, fmt.Errorf("read lock %s: %w", name, err)
+	}
+	var live []liveClaim
+	for _, c := range claims {
+		le, err := decode(c.Data)
+		if err != nil {
+			continue
+		}
+		if !now.Before(le.Expires) {
+			if err := store.DeleteClaim(ctx, c); err != nil {
+				return nil, fmt.Errorf("delete expired claim of %s on lock %s: %w", le.Holder, name, err)
+			}
+			continue
+		}
+		live = append(live, liveClaim{c, le})
+	}
+	return live, nil
+}
+
+// heldBy returns the lease of a committed claim other than token's.
+func heldBy(live []liveClaim, token string) *Lease {
+	for _, c := range live {
+		if c.lease.Held && c.lease.Token != token {
+			return &c.lease
+		}
+	}
+	return nil
 }
 
 // Lost is closed when the lock was lost; Err then says why.
@@ -195,47 +274,43 @@ func (l *Lock) renew() {
 		l.mu.Lock()
 		expired := !l.opts.Now().Before(l.lease.Expires)
 		l.mu.Unlock()
-		var held *HeldError
-		if errors.As(err, &held) || (err != nil && expired) {
+		if errors.Is(err, ErrGone) || (err != nil && expired) {
 			l.lose(fmt.Errorf("lost lock %s: %w", l.name, err))
 			return
 		}
 	}
 }
 
-// update changes our lease with compare-and-swap, re-reading on conflicts; it fails with a
-// *HeldError when the lease is no longer ours.
+// update changes our lease in our claim.
 func (l *Lock) update(ctx context.Context, change func(*Lease)) error {
-	for range 10 {
-		obj, err := l.store.Load(ctx, l.name)
-		if err != nil {
-			return err
-		}
-		cur, err := decode(obj.Data)
-		if err != nil {
-			return err
-		}
-		if cur.Token != l.lease.Token {
-			return &HeldError{Name: l.name, Lease: cur}
-		}
-		change(&cur)
-		data, err := encode(cur)
-		if err != nil {
-			return err
-		}
-		next, err := l.store.Swap(ctx, obj, data)
-		if errors.Is(err, ErrConflict) {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		l.mu.Lock()
-		l.obj, l.lease = next, cur
-		l.mu.Unlock()
+	l.mu.Lock()
+	le := l.lease
+	le.Flags = copyFlags(le.Flags)
+	claim := l.claim
+	l.mu.Unlock()
+	change(&le)
+	data, err := encode(le)
+	if err != nil {
+		return err
+	}
+	if err := l.store.UpdateClaim(ctx, claim, data); err != nil {
+		return err
+	}
+	l.mu.Lock()
+	l.lease, l.claim.Data = le, data
+	l.mu.Unlock()
+	return nil
+}
+
+func copyFlags(m map[string]string) map[string]string {
+	if m == nil {
 		return nil
 	}
-	return fmt.Errorf("update lock %s: it kept changing", l.name)
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
 }
 
 // SetFlag sets (or, with value "", clears) a control flag on the held lease.
@@ -252,49 +327,34 @@ func (l *Lock) SetFlag(ctx context.Context, key, value string) error {
 	})
 }
 
-// Release stops the renewals and frees the lock (if it is still ours).
+// Release stops the renewals and deletes our claim.
 func (l *Lock) Release(ctx context.Context) error {
 	close(l.stop)
 	<-l.done
-	select {
-	case <-l.lost:
-		return nil // not ours any more: nothing to free
-	default:
+	if err := l.store.DeleteClaim(ctx, l.claim); err != nil {
+		return fmt.Errorf("release lock %s: %w", l.name, err)
 	}
-	for range 10 {
-		obj, err := l.store.Load(ctx, l.name)
-		if err != nil {
-			return fmt.Errorf("release lock %s: %w", l.name, err)
-		}
-		cur, err := decode(obj.Data)
-		if err != nil || cur.Token != l.lease.Token {
-			return nil
-		}
-		if _, err := l.store.Swap(ctx, obj, ""); err == nil {
-			return nil
-		} else if !errors.Is(err, ErrConflict) {
-			return fmt.Errorf("release lock %s: %w", l.name, err)
-		}
-	}
-	return fmt.Errorf("release lock %s: it kept changing", l.name)
+	return nil
 }
 
-// Read returns the current lease of name (Token "" when free).
-func Read(ctx context.Context, store Store, name string) (Lease, error) {
-	obj, err := store.Load(ctx, name)
+// Read returns the lease that holds name now (nil when it is free).
+func Read(ctx context.Context, store Store, name string, now time.Time) (*Lease, error) {
+	claims, err := store.Claims(ctx, name)
 	if err != nil {
-		return Lease{}, err
+		return nil, err
 	}
-	return decode(obj.Data)
+	for _, c := range claims {
+		if le, err := decode(c.Data); err == nil && le.Held && now.Before(le.Expires) {
+			return &le, nil
+		}
+	}
+	return nil, nil
 }
 
 func decode(data string) (Lease, error) {
 	var le Lease
-	if data == "" {
-		return le, nil
-	}
 	if err := json.Unmarshal([]byte(data), &le); err != nil {
-		return Lease{}, fmt.Errorf("the lock object holds no lease (%q): %w", data, err)
+		return Lease{}, fmt.Errorf("the claim holds no lease (%.40q): %w", data, err)
 	}
 	return le, nil
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/hardenctl/hardenctl/config"
@@ -46,6 +47,7 @@ const (
 	ReasonRemoved  Reason = "removed-from-config" // hardenctl made it, the configuration no longer has it
 	ReasonDestroy  Reason = "destroy"             // hardenctl destroy
 	ReasonDup      Reason = "duplicate"           // a second owned group of the same name
+	ReasonOrphan   Reason = "orphan"              // an untagged group an interrupted create of this configuration left
 	ReasonUnchange Reason = "unchanged"
 )
 
@@ -85,6 +87,9 @@ type Conflict struct {
 	ID      string `json:"id"`
 	Address string `json:"address"`
 	Detail  string `json:"detail"`
+	// Description and Tags are the resource's, as observed.
+	Description string   `json:"description,omitempty"`
+	Tags        []string `json:"tags,omitempty"`
 }
 
 // FormatVersion is the version of the plan file and JSON format.
@@ -181,6 +186,7 @@ func Make(ctx context.Context, cfg *config.Config, obs Observer, opts Options) (
 		desired = nil
 	}
 	p := Diff(desired, observed)
+	adoptOrphans(p, OwnerTags(cfg.Name))
 	if fo, ok := obs.(FleetObserver); ok && (len(cfg.Fleets) > 0 || opts.Destroy) {
 		servers, err := diffFleets(ctx, cfg, fo, opts.Destroy, p)
 		if err != nil {
@@ -295,6 +301,7 @@ func Diff(desired []Group, obs *Observed) *Plan {
 	sort.Slice(others, func(i, j int) bool { return others[i].ID < others[j].ID })
 	for _, g := range others {
 		p.Conflicts = append(p.Conflicts, Conflict{Kind: KindGroup, Name: g.Name, ID: g.ID, Address: addressOf(desired, g.Name),
+			Description: g.Description, Tags: g.Tags,
 			Detail: "a security group of this name exists without hardenctl's ownership tags: hardenctl will not change or delete it, and manages its own group of the same name beside it"})
 	}
 	return p
@@ -381,4 +388,27 @@ func CheckSaved(saved, now *Plan) error {
 		return fmt.Errorf("the plan's changes are not what the configuration and the cloud give now: the plan file was edited, or the configuration changed since it was made at %s", saved.CreatedAt.Format(time.RFC3339))
 	}
 	return nil
+}
+
+// CreatingDescription is the description a group has from its create until it is tagged
+// (then it gets its own): a group with it and no tags is what a create of the group's owner
+// left when it was killed or its tag request failed, and the next plan deletes it.
+func CreatingDescription(ownerTags []string) string {
+	return "hardenctl: being created, for " + strings.Join(ownerTags, " ")
+}
+
+// adoptOrphans turns the conflicts that are this configuration's orphans (untagged, with the
+// creating description) into planned deletes.
+func adoptOrphans(p *Plan, ownerTags []string) {
+	marker := CreatingDescription(ownerTags)
+	kept := p.Conflicts[:0]
+	for _, c := range p.Conflicts {
+		if c.Kind == KindGroup && c.Description == marker && len(c.Tags) == 0 {
+			p.Changes = append(p.Changes, Change{Action: Delete, Reason: ReasonOrphan, Kind: KindGroup, Address: c.Address,
+				Group: c.Name, GroupID: c.ID, ID: c.ID, Detail: "left untagged by an interrupted create of this configuration"})
+			continue
+		}
+		kept = append(kept, c)
+	}
+	p.Conflicts = kept
 }

@@ -181,6 +181,8 @@ func reasonText(r Reason) string {
 		return "destroy"
 	case ReasonDup:
 		return "duplicate of another owned group of this name"
+	case ReasonOrphan:
+		return "orphan: left untagged by an interrupted create"
 	}
 	return string(r)
 }

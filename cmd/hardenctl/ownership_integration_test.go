@@ -187,3 +187,42 @@ func newCloudForTest(t *testing.T) (*openstack.Client, error) {
 func acquireForTest(store *openstack.Client, name string) (*lock.Lock, error) {
 	return lock.Acquire(context.Background(), store, name, lock.Options{Holder: "test holder", Operation: "test"})
 }
+
+// A create cut short between the group's create and its tags (a kill, or a failed tag request
+// whose delete failed too) leaves an untagged group with Neutron's allow-all egress and the
+// creating description: the next apply deletes it and makes the tagged group, and converges.
+func TestOrphanOfInterruptedCreateIsRemoved(t *testing.T) {
+	integration(t)
+	t.Parallel()
+	dir, name := samplePlatform(t)
+	nc := neutron(t)
+	ctx := context.Background()
+	orphan, err := groups.Create(ctx, nc, groups.CreateOpts{Name: name + "-dmz", Description: plan.CreatingDescription(plan.OwnerTags(name))}).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { groups.Delete(context.Background(), nc, orphan.ID) })
+	foreign, err := groups.Create(ctx, nc, groups.CreateOpts{Name: name + "-app", Description: "hardenctl: being created, for someone else"}).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { groups.Delete(context.Background(), nc, foreign.ID) })
+	before := fingerprint(t, nc, foreign.ID)
+
+	r := runCLI(t, "", nil, "-C", dir, "plan", "-cloud", "demo")
+	if !strings.Contains(r.stdout, "orphan") || !strings.Contains(r.stdout, orphan.ID) {
+		t.Errorf("plan does not name the orphan %s:\n%s%s", orphan.ID, r.stdout, r.stderr)
+	}
+	if r := runCLI(t, "", nil, "-C", dir, "apply", "-cloud", "demo", "-auto-approve"); r.code != 0 {
+		t.Fatalf("apply: %s%s", r.stdout, r.stderr)
+	}
+	if _, err := groups.Get(ctx, nc, orphan.ID).Extract(); err == nil {
+		t.Errorf("the orphan %s is still there", orphan.ID)
+	}
+	if after := fingerprint(t, nc, foreign.ID); after != before {
+		t.Errorf("a group that only looks like an orphan of another configuration was changed:\nbefore %s\nafter  %s", before, after)
+	}
+	if r := runCLI(t, "", nil, "-C", dir, "plan", "-cloud", "demo", "-detailed-exitcode"); r.code != 0 {
+		t.Errorf("plan after the apply: code %d (want 0, no changes)\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}

@@ -2,11 +2,10 @@ package openstack
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
-	"math/rand/v2"
 	"net/http"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/gophercloud/gophercloud/v2"
@@ -19,122 +18,107 @@ import (
 
 var _ lock.Store = (*Client)(nil)
 
-// The cloud lock of a configuration is an empty security group (no rules, on no port) in the
-// token's project, named hardenctl-lock-NAME and tagged managed-by:hardenctl and
-// hardenctl-lock:NAME (not the configuration's tag: plans never see it). Its description
-// holds the lease; Neutron's revision_number and If-Match make the compare-and-swap.
+// A claim on the cloud lock of configuration NAME is an empty security group (no rules, on
+// no port) in the token's project, named hardenctl-lock-NAME and tagged managed-by:hardenctl
+// and hardenctl-lock:NAME (not the configuration's tag: plans never see it). Its description
+// holds the lease.
 const lockTagPrefix = "hardenctl-lock:"
-
-func lockTags(name string) []string { return []string{TagManagedBy, lockTagPrefix + name} }
 
 // TagManagedBy marks every resource hardenctl owns.
 const TagManagedBy = "managed-by:hardenctl"
 
-// Load returns the lock object of name, creating it when there is none. Two first loads at
-// once may both create one: a creator that then sees another lock group deletes its own and
-// looks again (after a random pause), so at most one creator keeps its group. (Creators
-// tag their group before they look, so of two creators the later looker always sees the
-// other's group.)
-func (c *Client) Load(ctx context.Context, name string) (lock.Object, error) {
-	for attempt := 0; ; attempt++ {
-		found, err := c.lockGroups(ctx, name)
-		if err != nil {
-			return lock.Object{}, err
-		}
-		if len(found) > 0 {
-			return lockObject(found[0]), nil
-		}
-		sg, err := c.createLockGroup(ctx, name)
-		if err != nil {
-			return lock.Object{}, err
-		}
-		if found, err = c.lockGroups(ctx, name); err != nil {
-			return lock.Object{}, err
-		}
-		if len(found) == 1 && found[0].ID == sg.ID {
-			return lockObject(found[0]), nil
-		}
-		if err := groups.Delete(ctx, c.network, sg.ID).ExtractErr(); err != nil && !gophercloud.ResponseCodeIs(err, http.StatusNotFound) {
-			return lock.Object{}, fmt.Errorf("delete extra lock group %s: %w", sg.ID, err)
-		}
-		if attempt == 9 {
-			return lock.Object{}, fmt.Errorf("create the lock group of %s: other creators kept racing", name)
-		}
-		if err := sleepCtx(ctx, time.Duration(50+rand.IntN(450))*time.Millisecond); err != nil {
-			return lock.Object{}, err
-		}
-	}
-}
+func lockTags(name string) []string { return []string{TagManagedBy, lockTagPrefix + name} }
 
-// createLockGroup makes a lock group: tagged, and without Neutron's allow-all egress rules.
-func (c *Client) createLockGroup(ctx context.Context, name string) (*groups.SecGroup, error) {
-	sg, err := groups.Create(ctx, c.network, groups.CreateOpts{Name: "hardenctl-lock-" + name}).Extract()
-	if err != nil {
-		return nil, fmt.Errorf("create lock group for %s: %w", name, err)
-	}
-	if _, err := attributestags.ReplaceAll(ctx, c.network, "security-groups", sg.ID, attributestags.ReplaceAllOpts{Tags: lockTags(name)}).Extract(); err != nil {
-		groups.Delete(context.WithoutCancel(ctx), c.network, sg.ID)
-		return nil, fmt.Errorf("tag lock group %s (%s), deleted it again: %w", sg.Name, sg.ID, err)
-	}
-	for _, r := range sg.Rules {
-		if err := rules.Delete(ctx, c.network, r.ID).ExtractErr(); err != nil && !gophercloud.ResponseCodeIs(err, http.StatusNotFound) {
-			return nil, fmt.Errorf("empty lock group %s: %w", sg.ID, err)
-		}
-	}
-	return sg, nil
-}
+func lockGroupName(name string) string { return "hardenctl-lock-" + name }
 
-// lockGroups lists the lock groups of name in the token's project, oldest first, checked
-// on the groups themselves.
-func (c *Client) lockGroups(ctx context.Context, name string) ([]groups.SecGroup, error) {
+// Claims lists the claims of lock name in the token's project, oldest first, checked on the
+// groups themselves. Claims that a contender killed between its create and its tags left
+// (untagged, expired lease) are deleted on the way.
+func (c *Client) Claims(ctx context.Context, name string) ([]lock.Claim, error) {
 	if c.projectID == "" {
 		return nil, errNoProject
 	}
-	tags := lockTags(name)
-	pages, err := groups.List(c.network, groups.ListOpts{Tags: strings.Join(tags, ","), ProjectID: c.projectID}).AllPages(ctx)
+	pages, err := groups.List(c.network, groups.ListOpts{Name: lockGroupName(name), ProjectID: c.projectID}).AllPages(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("list lock groups of %s: %w", name, err)
+		return nil, fmt.Errorf("list the claims of lock %s: %w", name, err)
 	}
 	all, err := groups.ExtractGroups(pages)
 	if err != nil {
-		return nil, fmt.Errorf("read lock group list: %w", err)
+		return nil, fmt.Errorf("read security group list: %w", err)
 	}
-	var out []groups.SecGroup
+	tags := lockTags(name)
+	var out []lock.Claim
 	for _, g := range all {
-		if g.ProjectID == c.projectID && hasAll(g.Tags, tags) {
-			out = append(out, g)
+		if g.Name != lockGroupName(name) || g.ProjectID != c.projectID {
+			continue
+		}
+		if len(g.Tags) == 0 && expiredLease(g.Description) {
+			if err := c.DeleteSecurityGroup(ctx, g.ID); err != nil {
+				return nil, fmt.Errorf("delete the untagged expired claim of lock %s: %w", name, err)
+			}
+			continue
+		}
+		if hasAll(g.Tags, tags) {
+			out = append(out, lock.Claim{ID: g.ID, Data: g.Description, Created: g.CreatedAt})
 		}
 	}
 	sort.Slice(out, func(i, j int) bool {
-		if !out[i].CreatedAt.Equal(out[j].CreatedAt) {
-			return out[i].CreatedAt.Before(out[j].CreatedAt)
+		if !out[i].Created.Equal(out[j].Created) {
+			return out[i].Created.Before(out[j].Created)
 		}
 		return out[i].ID < out[j].ID
 	})
 	return out, nil
 }
 
-func lockObject(g groups.SecGroup) lock.Object {
-	return lock.Object{ID: g.ID, Data: g.Description, Revision: g.RevisionNumber}
+// expiredLease says whether desc is a lease (as package lock writes it) that has expired.
+func expiredLease(desc string) bool {
+	var le struct {
+		Expires time.Time `json:"e"`
+	}
+	return json.Unmarshal([]byte(desc), &le) == nil && !le.Expires.IsZero() && time.Now().After(le.Expires)
 }
 
-// Swap sets the lock group's description iff its revision is still obj.Revision (Neutron's
-// If-Match: revision_number=N; 412 when someone else changed it first).
-func (c *Client) Swap(ctx context.Context, obj lock.Object, data string) (lock.Object, error) {
+// CreateClaim makes a claim: the group (with the lease as description), its tags, and
+// without Neutron's allow-all egress rules. It is listed by Claims once this returns.
+func (c *Client) CreateClaim(ctx context.Context, name, data string) (lock.Claim, error) {
 	if len(data) > 255 {
-		return lock.Object{}, fmt.Errorf("lock data of %d characters: Neutron keeps 255", len(data))
+		return lock.Claim{}, fmt.Errorf("claim on lock %s: %d characters of lease, Neutron keeps 255", name, len(data))
 	}
-	var res struct {
-		SecurityGroup groups.SecGroup `json:"security_group"`
+	sg, err := groups.Create(ctx, c.network, groups.CreateOpts{Name: lockGroupName(name), Description: data}).Extract()
+	if err != nil {
+		return lock.Claim{}, fmt.Errorf("create a claim on lock %s: %w", name, err)
 	}
-	body := map[string]any{"security_group": map[string]any{"description": data}}
-	_, err := c.network.Put(ctx, c.network.ServiceURL("security-groups", obj.ID), body, &res, &gophercloud.RequestOpts{
-		OkCodes: []int{http.StatusOK}, MoreHeaders: map[string]string{"If-Match": fmt.Sprintf("revision_number=%d", obj.Revision)}})
-	switch {
-	case gophercloud.ResponseCodeIs(err, http.StatusPreconditionFailed):
-		return lock.Object{}, fmt.Errorf("swap lock group %s at revision %d: %w", obj.ID, obj.Revision, lock.ErrConflict)
-	case err != nil:
-		return lock.Object{}, fmt.Errorf("swap lock group %s: %w", obj.ID, err)
+	if _, err := attributestags.ReplaceAll(ctx, c.network, "security-groups", sg.ID, attributestags.ReplaceAllOpts{Tags: lockTags(name)}).Extract(); err != nil {
+		groups.Delete(context.WithoutCancel(ctx), c.network, sg.ID)
+		return lock.Claim{}, fmt.Errorf("tag the claim %s on lock %s, deleted it again: %w", sg.ID, name, err)
 	}
-	return lockObject(res.SecurityGroup), nil
+	for _, r := range sg.Rules {
+		if err := rules.Delete(ctx, c.network, r.ID).ExtractErr(); err != nil && !gophercloud.ResponseCodeIs(err, http.StatusNotFound) {
+			groups.Delete(context.WithoutCancel(ctx), c.network, sg.ID)
+			return lock.Claim{}, fmt.Errorf("empty the claim %s on lock %s: %w", sg.ID, name, err)
+		}
+	}
+	return lock.Claim{ID: sg.ID, Data: data, Created: sg.CreatedAt}, nil
 }
+
+// UpdateClaim replaces a claim's lease.
+func (c *Client) UpdateClaim(ctx context.Context, cl lock.Claim, data string) error {
+	if len(data) > 255 {
+		return fmt.Errorf("claim %s: %d characters of lease, Neutron keeps 255", cl.ID, len(data))
+	}
+	_, err := groups.Update(ctx, c.network, cl.ID, groups.UpdateOpts{Description: &data}).Extract()
+	if gophercloud.ResponseCodeIs(err, http.StatusNotFound) {
+		return fmt.Errorf("update claim %s: %w", cl.ID, lock.ErrGone)
+	}
+	if err != nil {
+		return fmt.Errorf("update claim %s: %w", cl.ID, err)
+	}
+	return nil
+}
+
+// DeleteClaim deletes a claim's group.
+func (c *Client) DeleteClaim(ctx context.Context, cl lock.Claim) error {
+	return c.DeleteSecurityGroup(ctx, cl.ID)
+}
+

@@ -98,23 +98,48 @@ func observedGroup(g groups.SecGroup, withRules bool) plan.ObservedGroup {
 }
 
 // CreateSecurityGroup creates a group and tags it as owned. Neutron gives every new group
-// allow-all egress rules; their ids are returned so the caller can remove them. When the
-// tags cannot be set the group is deleted again: an untagged group would be nobody's.
+// allow-all egress rules; their ids are returned so the caller can remove them. Neutron
+// (before tags at create) needs a second request for the tags: until they are set the group's
+// description is plan.CreatingDescription(tags), so a create cut short (killed, or its tag
+// request failed and the delete too) leaves a group that the next plan knows as this
+// configuration's orphan. When the tags cannot be set the group is deleted again.
 func (c *Client) CreateSecurityGroup(ctx context.Context, name, description string, tags []string) (string, []plan.ObservedRule, error) {
-	sg, err := groups.Create(ctx, c.network, groups.CreateOpts{Name: name, Description: description}).Extract()
+	sg, err := groups.Create(ctx, c.network, groups.CreateOpts{Name: name, Description: plan.CreatingDescription(tags)}).Extract()
 	if err != nil {
 		return "", nil, fmt.Errorf("create security group %s: %w", name, err)
 	}
 	if _, err := attributestags.ReplaceAll(ctx, c.network, "security-groups", sg.ID, attributestags.ReplaceAllOpts{Tags: tags}).Extract(); err != nil {
 		derr := groups.Delete(context.WithoutCancel(ctx), c.network, sg.ID).ExtractErr()
 		if derr != nil {
-			return "", nil, fmt.Errorf("tag security group %s (%s): %w; deleting it again failed too: %v", name, sg.ID, err, derr)
+			return "", nil, fmt.Errorf("tag security group %s (%s): %w; deleting it again failed too (the next plan deletes it as an orphan): %v", name, sg.ID, err, derr)
 		}
 		return "", nil, fmt.Errorf("tag security group %s (%s), deleted it again: %w", name, sg.ID, err)
+	}
+	if err := c.UpdateSecurityGroup(ctx, sg.ID, description); err != nil {
+		return "", nil, fmt.Errorf("created security group %s (%s): %w (the next plan sets it)", name, sg.ID, err)
 	}
 	defaults := observedGroup(*sg, true).Rules
 	c.logger.Debug("created security group", "name", name, "id", sg.ID)
 	return sg.ID, defaults, nil
+}
+
+// DeleteOrphanGroup deletes a group that a create cut short left: only while it has no tags,
+// the creating description marker and the token's project.
+func (c *Client) DeleteOrphanGroup(ctx context.Context, id, marker string) error {
+	if c.projectID == "" {
+		return errNoProject
+	}
+	g, err := groups.Get(ctx, c.network, id).Extract()
+	if gophercloud.ResponseCodeIs(err, http.StatusNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("check orphan security group %s: %w", id, err)
+	}
+	if len(g.Tags) > 0 || g.Description != marker || g.ProjectID != c.projectID {
+		return fmt.Errorf("security group %s (%s) is no longer an orphan of this configuration (tags %v, description %q): not deleted", g.Name, id, g.Tags, g.Description)
+	}
+	return c.DeleteSecurityGroup(ctx, id)
 }
 
 // OwnedGroupRules reads a group and returns its rule ids, or an error when it does not carry
