@@ -141,6 +141,25 @@ type faultCase struct {
 	kind faultKind
 }
 
+// name is the case's subtest name: "apply:create_group:503_after".
+func (c faultCase) name() string {
+	return strings.ReplaceAll(c.step.cmd+":"+c.step.name+":"+c.kind.name, " ", "_")
+}
+
+// faultScenario is an apply case and a destroy case (either may be nil) on one configuration.
+type faultScenario struct{ apply, destroy *faultCase }
+
+// faultEnv is one scenario's configuration and the groups it must not touch.
+type faultEnv struct {
+	nc       *gophercloud.ServiceClient
+	w        faultWorker
+	dir      string
+	name     string
+	before   map[string]*groups.SecGroup
+	foreign  string
+	fpBefore map[string]string
+}
+
 type faultOutcome struct {
 	cmd, step, fault string
 	outcome          string // "ok", "failed cleanly", "failed: unclear error"
@@ -200,18 +219,40 @@ func TestFaultInjection(t *testing.T) {
 	var mu sync.Mutex
 	var results []faultOutcome
 	start := time.Now()
+	// Scenarios: an apply fault, then (on the converged result) a destroy fault, on one
+	// configuration, which saves the destroy case its own apply.
+	var applies, destroys []faultCase
+	for _, c := range cases {
+		if c.step.cmd == "apply" {
+			applies = append(applies, c)
+		} else {
+			destroys = append(destroys, c)
+		}
+	}
 	t.Run("cases", func(t *testing.T) {
-		for i, c := range cases {
-			t.Run(strings.ReplaceAll(c.step.cmd+"/"+c.step.name+"/"+c.kind.name, " ", "_"), func(t *testing.T) {
+		for i := range max(len(applies), len(destroys)) {
+			var sc faultScenario
+			var names []string
+			if i < len(applies) {
+				sc.apply = &applies[i]
+				names = append(names, sc.apply.name())
+			}
+			if i < len(destroys) {
+				sc.destroy = &destroys[i]
+				names = append(names, sc.destroy.name())
+			}
+			t.Run(strings.Join(names, "+"), func(t *testing.T) {
 				t.Parallel()
 				w := <-pool
 				defer func() { pool <- w }()
-				res := runFaultCase(t, nc, w, c, fmt.Sprintf("flt%d%02d", time.Now().UnixNano()%1e7, i))
+				out := runFaultScenario(t, nc, w, sc, fmt.Sprintf("flt%d%02d", time.Now().UnixNano()%1e7, i))
 				mu.Lock()
-				results = append(results, res)
+				results = append(results, out...)
 				mu.Unlock()
-				for _, p := range res.problems {
-					t.Errorf("%s at %s of %s: %s", c.kind.name, c.step.name, c.step.cmd, p)
+				for _, r := range out {
+					for _, p := range r.problems {
+						t.Errorf("%s at %s of %s: %s", r.fault, r.step, r.cmd, p)
+					}
 				}
 			})
 		}
@@ -233,42 +274,67 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-func runFaultCase(t *testing.T, nc *gophercloud.ServiceClient, w faultWorker, c faultCase, name string) faultOutcome {
+func runFaultScenario(t *testing.T, nc *gophercloud.ServiceClient, w faultWorker, sc faultScenario, name string) []faultOutcome {
 	t.Helper()
-	started := time.Now()
-	res := faultOutcome{cmd: c.step.cmd, step: c.step.name, fault: c.kind.name, afterFault: "-"}
-	problem := func(format string, args ...any) { res.problems = append(res.problems, fmt.Sprintf(format, args...)) }
 	ctx := context.Background()
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "main.hcl"), []byte(fmt.Sprintf(faultConfig, name)), 0o644); err != nil {
+	e := &faultEnv{nc: nc, w: w, dir: t.TempDir(), name: name}
+	if err := os.WriteFile(filepath.Join(e.dir, "main.hcl"), []byte(fmt.Sprintf(faultConfig, name)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	before := projectGroups(t, nc)
-
+	e.before = projectGroups(t, nc)
 	// Someone else's group named like a managed one, and an unrelated group, both with a rule.
-	foreign := foreignGroup(t, nc, name+"-app")
+	e.foreign = foreignGroup(t, nc, name+"-app")
 	unrelated := foreignGroup(t, nc, "unrelated-"+name)
-	fpBefore := map[string]string{foreign: fullFingerprint(t, nc, foreign), unrelated: fullFingerprint(t, nc, unrelated)}
+	e.fpBefore = map[string]string{e.foreign: fullFingerprint(t, nc, e.foreign), unrelated: fullFingerprint(t, nc, unrelated)}
 	t.Cleanup(func() {
-		runCLI(t, "", nil, "-C", dir, "destroy", "-cloud", "demo", "-auto-approve")
-		groups.Delete(ctx, nc, foreign)
+		if st := inspect(t, nc, name, e.foreign); len(st.owned) > 0 {
+			e.cli(t, "destroy", "-cloud", "demo", "-auto-approve")
+		}
+		groups.Delete(ctx, nc, e.foreign)
 		groups.Delete(ctx, nc, unrelated)
-		for _, g := range projectGroups(t, nc) { // orphans of this case
-			if (strings.HasPrefix(g.Name, name+"-") || g.Name == lockName(name)) && before[g.ID] == nil {
+		for _, g := range projectGroups(t, nc) { // orphans and the lock of this scenario
+			if (strings.HasPrefix(g.Name, name+"-") || g.Name == lockName(name)) && e.before[g.ID] == nil {
 				groups.Delete(ctx, nc, g.ID)
 			}
 		}
 	})
-	if c.step.cmd == "destroy" {
-		if r := runCLI(t, "", nil, "-C", dir, "apply", "-cloud", "demo", "-auto-approve"); r.code != 0 {
-			t.Fatalf("apply before the faulty destroy: %s%s", r.stdout, r.stderr)
-		}
+	var out []faultOutcome
+	if sc.apply != nil {
+		out = append(out, runFaultCase(t, e, *sc.apply))
 	}
+	if sc.destroy != nil {
+		if sc.apply == nil {
+			if r := e.cli(t, "apply", "-cloud", "demo", "-auto-approve"); r.code != 0 {
+				t.Fatalf("apply before the faulty destroy: %s%s", r.stdout, r.stderr)
+			}
+		}
+		out = append(out, runFaultCase(t, e, *sc.destroy))
+	}
+	return out
+}
+
+// cli runs hardenctl on the scenario's configuration and logs how long it took.
+func (e *faultEnv) cli(t *testing.T, args ...string) cliResult {
+	t.Helper()
+	start := time.Now()
+	r := runCLI(t, "", nil, append([]string{"-C", e.dir}, args...)...)
+	t.Logf("%s: exit %d in %s", strings.Join(args, " "), r.code, time.Since(start).Round(10*time.Millisecond))
+	return r
+}
+
+// runFaultCase runs c's command through the proxy with c's fault, checks what it did, and
+// runs it again without faults.
+func runFaultCase(t *testing.T, e *faultEnv, c faultCase) faultOutcome {
+	t.Helper()
+	started := time.Now()
+	res := faultOutcome{cmd: c.step.cmd, step: c.step.name, fault: c.kind.name, afterFault: "-"}
+	problem := func(format string, args ...any) { res.problems = append(res.problems, fmt.Sprintf(format, args...)) }
+	nc, w, name, foreign := e.nc, e.w, e.name, e.foreign
 
 	// The faulty run, with a guard that refuses (and records) any change to what the case
 	// does not own: the suite must never damage the shared test bed, even when the code
 	// under test would.
-	g := &faultGuard{nc: nc, config: name, before: before}
+	g := &faultGuard{nc: nc, config: name, before: e.before}
 	p := w.proxy
 	p.Clear()
 	p.ResetRecords()
@@ -276,7 +342,7 @@ func runFaultCase(t *testing.T, nc *gophercloud.ServiceClient, w faultWorker, c 
 	rule := c.step.rule
 	rule.Times, rule.Fault = c.step.times, c.kind.fault()
 	fired := p.Add(rule)
-	r := runCLI(t, "", nil, "-C", dir, c.step.cmd, "-cloud", w.cloud, "-auto-approve")
+	r := e.cli(t, c.step.cmd, "-cloud", w.cloud, "-auto-approve")
 	p.Clear()
 	if p.Fired(fired) == 0 {
 		problem("the fault never struck: no request matched step %q (did the command's API calls change? update faultSteps); requests: %v", c.step.name, p.Records())
@@ -303,7 +369,7 @@ func runFaultCase(t *testing.T, nc *gophercloud.ServiceClient, w faultWorker, c 
 	res.afterFault = st.summary()
 	if r.code == 0 {
 		if c.step.cmd == "apply" {
-			if pr := runCLI(t, "", nil, "-C", dir, "plan", "-cloud", "demo", "-detailed-exitcode"); pr.code != 0 {
+			if pr := e.cli(t, "plan", "-cloud", "demo", "-detailed-exitcode"); pr.code != 0 {
 				problem("apply said it succeeded, but the next plan has changes (exit %d):\n%s", pr.code, pr.stdout)
 			}
 		} else if len(st.owned) > 0 {
@@ -315,19 +381,19 @@ func runFaultCase(t *testing.T, nc *gophercloud.ServiceClient, w faultWorker, c 
 	}
 
 	// The run without faults converges.
-	cr := runCLI(t, "", nil, "-C", dir, c.step.cmd, "-cloud", "demo", "-auto-approve")
+	cr := e.cli(t, c.step.cmd, "-cloud", "demo", "-auto-approve")
 	if cr.code != 0 {
 		problem("the %s without faults failed (exit %d): %s", c.step.cmd, cr.code, lastError(cr.stderr))
 	}
 	res.converged = cr.code == 0
 	if c.step.cmd == "apply" {
-		pr := runCLI(t, "", nil, "-C", dir, "plan", "-cloud", "demo", "-detailed-exitcode")
+		pr := e.cli(t, "plan", "-cloud", "demo", "-detailed-exitcode")
 		if pr.code != 0 {
 			res.converged = false
 			problem("after the %s without faults, plan still has changes (exit %d):\n%s%s", c.step.cmd, pr.code, pr.stdout, lastError(pr.stderr))
 		}
 	} else {
-		dr := runCLI(t, "", nil, "-C", dir, "destroy", "-cloud", "demo", "-auto-approve")
+		dr := e.cli(t, "destroy", "-cloud", "demo", "-auto-approve")
 		if dr.code != 0 || !strings.Contains(dr.stdout, "No changes.") {
 			res.converged = false
 			problem("a second destroy without faults still had work (exit %d):\n%s", dr.code, dr.stdout)
@@ -342,7 +408,7 @@ func runFaultCase(t *testing.T, nc *gophercloud.ServiceClient, w faultWorker, c 
 		res.converged = false
 		problem("after the destroy without faults, owned groups are left: %v", keys(end.owned))
 	}
-	for id, fp := range fpBefore {
+	for id, fp := range e.fpBefore {
 		if now := fullFingerprint(t, nc, id); now != fp {
 			problem("a group it does not own changed:\nbefore %s\nafter  %s", fp, now)
 		}
@@ -475,8 +541,8 @@ func (g *faultGuard) ours(name string) bool {
 	return strings.HasPrefix(name, g.config+"-") || name == lockName(g.config)
 }
 
-// The cloud lock of a configuration (provider/openstack/lock.go): a group of this name with
-// these tags.
+// The cloud lock of a configuration (provider/openstack/lock.go): claims, each a group of
+// this name with these tags (several at once while contenders meet, so not a duplicate).
 func lockName(config string) string { return "hardenctl-lock-" + config }
 func lockTags(config string) []string {
 	return []string{"managed-by:hardenctl", "hardenctl-lock:" + config}
@@ -550,7 +616,6 @@ type faultState struct {
 	owned      map[string][]string // name -> ids of owned groups
 	orphans    []string            // named like the configuration's, without its tags
 	openEgress []string            // owned groups with Neutron's allow-all egress
-	locks      []string            // the configuration's lock groups
 }
 
 func inspect(t *testing.T, nc *gophercloud.ServiceClient, config, foreign string) faultState {
@@ -561,7 +626,6 @@ func inspect(t *testing.T, nc *gophercloud.ServiceClient, config, foreign string
 			if !hasTags(g.Tags, lockTags(config)) {
 				st.orphans = append(st.orphans, fmt.Sprintf("%s (%s, tags %v)", g.Name, g.ID, g.Tags))
 			}
-			st.locks = append(st.locks, g.ID)
 			if open := allowAllEgress(g); len(open) > 0 {
 				st.openEgress = append(st.openEgress, open...)
 			}
@@ -605,9 +669,6 @@ func (s faultState) summary() string {
 		if len(ids) > 1 {
 			dups = append(dups, fmt.Sprintf("%s x%d", n, len(ids)))
 		}
-	}
-	if len(s.locks) > 1 {
-		dups = append(dups, fmt.Sprintf("lock group x%d", len(s.locks)))
 	}
 	sort.Strings(dups)
 	if len(dups) > 0 {
