@@ -74,4 +74,12 @@ type Cloud interface {
 	SetImageProperties(ctx context.Context, id string, props map[string]string, tags []string) error
 	DeactivateImage(ctx context.Context, id string) error
 	DeleteImage(ctx context.Context, id string) error
+	// FindBuildLeftovers lists, in the token's project, the servers and security groups that
+	// carry all of tags and the key pairs whose names start with keyPrefix.
+	FindBuildLeftovers(ctx context.Context, tags []string, keyPrefix string) (Leftovers, error)
+}
+
+// Leftovers are what builds left in the cloud (ids; key pairs by name).
+type Leftovers struct {
+	Servers, Groups, KeyPairs []string
 }

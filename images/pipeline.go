@@ -29,6 +29,7 @@ const (
 	tagImage     = "hardenctl-image:"
 	tagConfig    = "hardenctl-config:"
 	tagBuild     = "hardenctl-build:"
+	tagBuilder   = "hardenctl-builder:" // and the configuration's name: what its builds made
 	propPrefix   = "hardenctl_"
 )
 
@@ -139,7 +140,7 @@ type step struct {
 func (p *Pipeline) Build(ctx context.Context, spec Spec) (res *Result, err error) {
 	p.defaults()
 	b := &build{spec: spec, id: p.NewID()}
-	b.name = fmt.Sprintf("hardenctl-build-%s-%s", spec.Name, b.id)
+	b.name = buildPrefix(spec.Config) + spec.Name + "-" + b.id
 	res = &Result{BuildID: b.id}
 	start := p.Now()
 	steps := p.steps()
@@ -208,6 +209,10 @@ func (p *Pipeline) defaults() {
 
 func (p *Pipeline) steps() []step {
 	return []step{
+		{name: "clean earlier builds", run: func(ctx context.Context, b *build) error {
+			_, err := p.GC(ctx, b.spec.Config)
+			return err
+		}},
 		{name: "prepare", run: p.prepare, cleanup: func(_ context.Context, b *build) error { return os.RemoveAll(b.workDir) }},
 		{name: "resolve source", run: p.resolveSource},
 		{name: "bastion group", run: p.findBastionGroup},
@@ -253,7 +258,7 @@ func (p *Pipeline) steps() []step {
 }
 
 func (p *Pipeline) prepare(ctx context.Context, b *build) error {
-	dir, err := os.MkdirTemp("", "hardenctl-build-")
+	dir, err := os.MkdirTemp("", buildPrefix(b.spec.Config))
 	if err != nil {
 		return fmt.Errorf("make a private work directory: %w", err)
 	}
@@ -327,6 +332,65 @@ func (p *Pipeline) createKeyPair(ctx context.Context, b *build) error {
 	return nil
 }
 
+// buildPrefix starts the name of everything a build of configuration cfg makes: builder,
+// key pair, security group, private work directory. Configuration names have no "_", so the
+// prefix of one is never that of another.
+func buildPrefix(cfg string) string { return "hardenctl-build_" + cfg + "_" }
+
+// propBuildConfig is the property that names the configuration of a build's snapshot until
+// it is published with its tags.
+const propBuildConfig = propPrefix + "build_config"
+
+// tags mark the builder and its group: hardenctl's, this build's, this configuration's builds'.
+func (b *build) tags() []string {
+	return []string{TagManagedBy, tagBuild + b.id, tagBuilder + b.spec.Config}
+}
+
+// GC removes what earlier builds of configuration cfg left behind (killed, or kept for
+// debugging): builders, their security groups and key pairs, unpublished snapshots, and
+// private work directories (with their keys) in this machine's temporary directory. It must
+// run under the configuration's lock, or it would take a running build's builder away.
+func (p *Pipeline) GC(ctx context.Context, cfg string) ([]string, error) {
+	p.defaults()
+	left, err := p.Cloud.FindBuildLeftovers(ctx, []string{TagManagedBy, tagBuilder + cfg}, buildPrefix(cfg))
+	if err != nil {
+		return nil, fmt.Errorf("find what earlier builds left: %w", err)
+	}
+	var removed []string
+	var errs []error
+	done := func(what string, err error) {
+		if err != nil {
+			errs = append(errs, err)
+			return
+		}
+		removed = append(removed, what)
+		p.Logger.Warn("removed what an earlier build left", "what", what)
+	}
+	for _, id := range left.Servers { // before their groups, which they use
+		done("server "+id, p.Cloud.DeleteServer(ctx, id))
+	}
+	for _, id := range left.Groups {
+		done("security group "+id, p.Cloud.DeleteSecurityGroup(ctx, id))
+	}
+	for _, name := range left.KeyPairs {
+		done("key pair "+name, p.Cloud.DeleteKeyPair(ctx, name))
+	}
+	snaps, err := p.Cloud.FindImages(ctx, ImageQuery{Properties: map[string]string{propBuildConfig: cfg}, OwnProject: true})
+	if err != nil {
+		errs = append(errs, fmt.Errorf("find unpublished snapshots: %w", err))
+	}
+	for _, im := range snaps {
+		if !slices.Contains(im.Tags, TagManagedBy) { // published images have their tags
+			done("unpublished image "+im.ID, p.Cloud.DeleteImage(ctx, im.ID))
+		}
+	}
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), buildPrefix(cfg)+"*"))
+	for _, d := range dirs {
+		done("work directory "+d, os.RemoveAll(d))
+	}
+	return removed, errors.Join(errs...)
+}
+
 // findBastionGroup finds the bastion's security group, owned by this configuration: the
 // builder takes SSH from its members only. Without it nothing is created, let alone booted:
 // a build group that names no remote group would let SSH in from anywhere.
@@ -346,7 +410,7 @@ func (p *Pipeline) findBastionGroup(ctx context.Context, b *build) error {
 func ownerTags(cfg string) []string { return []string{TagManagedBy, tagConfig + cfg} }
 
 func (p *Pipeline) createGroup(ctx context.Context, b *build) error {
-	id, err := p.Cloud.CreateBuildGroup(ctx, b.name, b.bastion, []string{TagManagedBy, tagBuild + b.id})
+	id, err := p.Cloud.CreateBuildGroup(ctx, b.name, b.bastion, b.tags())
 	if err != nil {
 		return err
 	}
@@ -358,7 +422,7 @@ func (p *Pipeline) boot(ctx context.Context, b *build) error {
 	id, err := p.Cloud.CreateServer(ctx, ServerSpec{Name: b.name, ImageID: b.source.ID, Flavor: b.spec.Flavor,
 		Network: b.spec.Network, SecurityGroups: []string{b.groupID}, KeyName: b.keyPair,
 		Metadata: map[string]string{"hardenctl_build": b.id, "hardenctl_image": b.spec.Name},
-		Tags:     []string{TagManagedBy, tagBuild + b.id}})
+		Tags:     b.tags()})
 	if err != nil {
 		return err
 	}
@@ -609,7 +673,7 @@ func (p *Pipeline) snapshot(ctx context.Context, b *build) error {
 		b.conn = nil
 	}
 	name := b.spec.Name
-	id, err := p.Cloud.Snapshot(ctx, b.server.ID, name, map[string]string{propPrefix + "build": b.id})
+	id, err := p.Cloud.Snapshot(ctx, b.server.ID, name, map[string]string{propPrefix + "build": b.id, propBuildConfig: b.spec.Config})
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -26,6 +28,8 @@ type fakeCloud struct {
 	buildGroupRemote string
 	noBastion        bool // FindSecurityGroup finds nothing
 	created          []string
+	left             Leftovers // what FindBuildLeftovers finds
+	gcQuery          []string
 }
 
 func newFakeCloud() *fakeCloud { return &fakeCloud{live: map[string]bool{}} }
@@ -48,6 +52,9 @@ func (f *fakeCloud) del(key string) error {
 }
 
 func (f *fakeCloud) FindImages(_ context.Context, q ImageQuery) ([]Image, error) {
+	if len(q.Properties) > 0 {
+		return nil, nil // no snapshots of earlier builds
+	}
 	if f.images == nil {
 		return []Image{{ID: "base", Name: "debian-12-base", Status: "active"}}, nil
 	}
@@ -110,6 +117,13 @@ func (f *fakeCloud) DeactivateImage(_ context.Context, id string) error {
 }
 func (f *fakeCloud) DeleteImage(_ context.Context, id string) error { return f.del("image:" + id) }
 
+func (f *fakeCloud) FindBuildLeftovers(_ context.Context, tags []string, prefix string) (Leftovers, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.gcQuery = append(f.gcQuery, fmt.Sprint(tags, " ", prefix))
+	return f.left, nil
+}
+
 func (f *fakeCloud) leftovers() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -157,8 +171,8 @@ func TestBuildFailedBootCleansUp(t *testing.T) {
 	if left := f.leftovers(); len(left) != 0 {
 		t.Errorf("a failed build left %v behind", left)
 	}
-	if len(res.Timings) != 6 || res.Timings[5].Step != "boot builder" {
-		t.Errorf("timings = %+v, want six steps up to the boot", res.Timings)
+	if len(res.Timings) != 7 || res.Timings[6].Step != "boot builder" {
+		t.Errorf("timings = %+v, want seven steps up to the boot", res.Timings)
 	}
 	if f.buildGroupRemote != "bastion-group-id" {
 		t.Errorf("the build group takes SSH from remote group %q, want the bastion's group", f.buildGroupRemote)
@@ -255,5 +269,33 @@ func TestMirrorsAndRegistries(t *testing.T) {
 	if !strings.Contains(conf, "prefix = \"docker.io\"\nlocation = \"docker.io\"\nblocked = true") ||
 		!strings.Contains(daemon, `"registry-mirrors": ["https://registry.internal:5000"]`) {
 		t.Errorf("registries.conf:\n%s\ndaemon.json:\n%s", conf, daemon)
+	}
+}
+
+// What a killed build of this configuration left (builder, group, key pair, private key
+// directory) is removed first; another configuration's directory is not.
+func TestGCRemovesEarlierBuilds(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	mine, _ := os.MkdirTemp("", buildPrefix("c"))
+	theirs, _ := os.MkdirTemp("", buildPrefix("c-x"))
+	os.WriteFile(filepath.Join(mine, "id_ed25519"), []byte("key"), 0o600)
+	f := newFakeCloud()
+	f.left = Leftovers{Servers: []string{"s1"}, Groups: []string{"g1"}, KeyPairs: []string{buildPrefix("c") + "node-1"}}
+	removed, err := (&Pipeline{Cloud: f}).GC(context.Background(), "c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(f.deleted, ","); got != "server:s1,group:g1,keypair:hardenctl-build_c_node-1" {
+		t.Errorf("deleted %s", got)
+	}
+	if _, err := os.Stat(mine); !os.IsNotExist(err) {
+		t.Errorf("the earlier build's work directory (its private key) is still there: %v", err)
+	}
+	if _, err := os.Stat(theirs); err != nil {
+		t.Errorf("another configuration's work directory was removed: %v", err)
+	}
+	if len(removed) != 4 || f.gcQuery[0] != "[managed-by:hardenctl hardenctl-builder:c] hardenctl-build_c_" {
+		t.Errorf("removed %v, query %v", removed, f.gcQuery)
 	}
 }

@@ -51,10 +51,10 @@ type Store interface {
 // Lease is what a claim holds. It is kept short: the store may bound the data (Neutron: 255
 // characters).
 type Lease struct {
-	Holder    string            `json:"h"`           // who: user@host pid
-	Operation string            `json:"op"`          // what: apply, destroy, upgrade fleet.x, schedule
-	Token     string            `json:"t"`           // this contender's random id
-	Held      bool              `json:"held"`        // committed: the lock is this holder's
+	Holder    string            `json:"h"`    // who: user@host pid
+	Operation string            `json:"op"`   // what: apply, destroy, upgrade fleet.x, schedule
+	Token     string            `json:"t"`    // this contender's random id
+	Held      bool              `json:"held"` // committed: the lock is this holder's
 	Acquired  time.Time         `json:"a"`
 	Expires   time.Time         `json:"e"`
 	Flags     map[string]string `json:"f,omitempty"` // the holder's control flags (a rollout's pause, abort)
@@ -365,4 +365,26 @@ func encode(le Lease) (string, error) {
 		return "", err
 	}
 	return string(b), nil
+}
+
+// Break deletes every claim on the lock name, held or not, and returns the leases it
+// removed: for the operator who knows the holder died (terraform force-unlock). A holder
+// that is still alive finds its lock lost at its next renewal.
+func Break(ctx context.Context, store Store, name string) ([]Lease, error) {
+	claims, err := store.Claims(ctx, name)
+	if err != nil {
+		return nil, fmt.Errorf("read lock %s: %w", name, err)
+	}
+	var broken []Lease
+	for _, c := range claims {
+		le, err := decode(c.Data)
+		if err != nil {
+			continue
+		}
+		if err := store.DeleteClaim(ctx, c); err != nil {
+			return broken, fmt.Errorf("break lock %s: %w", name, err)
+		}
+		broken = append(broken, le)
+	}
+	return broken, nil
 }

@@ -21,7 +21,7 @@ import (
 
 func newImageCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "image", Short: "Build hardened images gated on compliance, and list them"}
-	cmd.AddCommand(newImageBuildCmd(g), newImageListCmd(g))
+	cmd.AddCommand(newImageBuildCmd(g), newImageListCmd(g), newImageGCCmd(g))
 	return cmd
 }
 
@@ -30,6 +30,7 @@ type imageBuildOptions struct {
 	cloudFlags
 	keepBuilder bool
 	json        bool
+	lockTimeout time.Duration
 }
 
 func newImageBuildCmd(g *globals) *cobra.Command {
@@ -52,6 +53,49 @@ pair and its security group are deleted in every case (Ctrl-C included) unless
 	o.cloudFlags.register(cmd)
 	cmd.Flags().BoolVar(&o.keepBuilder, "keep-builder", false, "keep the builder, key pair and group when the build fails (debugging)")
 	cmd.Flags().BoolVar(&o.json, "json", false, "print the result as JSON")
+	cmd.Flags().DurationVar(&o.lockTimeout, "lock-timeout", 0, "wait this long for the configuration's cloud lock when another command holds it")
+	return cmd
+}
+
+func newImageGCCmd(g *globals) *cobra.Command {
+	var o struct {
+		configFlags
+		cloudFlags
+		lockTimeout time.Duration
+	}
+	cmd := &cobra.Command{
+		Use:   "gc",
+		Short: "Remove what killed image builds of this configuration left: builders, groups, key pairs, snapshots, private keys",
+		Long: `Every image build does this first; gc does it alone. It takes the configuration's
+cloud lock, so it never removes the builder of a build that is running.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := loadConfig(g, o.configFlags)
+			if err != nil {
+				return err
+			}
+			cloud, err := newCloud(cmd.Context(), g, cfg, o.cloudFlags)
+			if err != nil {
+				return err
+			}
+			ctx, release, err := holdLock(cmd.Context(), g, cloud, cfg, "image gc", o.lockTimeout)
+			if err != nil {
+				return err
+			}
+			defer release()
+			removed, err := (&images.Pipeline{Cloud: cloud, Logger: g.logger}).GC(ctx, cfg.Name)
+			for _, r := range removed {
+				fmt.Fprintf(g.stdout, "removed %s\n", r)
+			}
+			if err == nil && len(removed) == 0 {
+				fmt.Fprintln(g.stdout, "Nothing to remove: no build of this configuration left anything.")
+			}
+			return err
+		},
+	}
+	o.configFlags.register(cmd)
+	o.cloudFlags.register(cmd)
+	cmd.Flags().DurationVar(&o.lockTimeout, "lock-timeout", 0, "wait this long for the configuration's cloud lock")
 	return cmd
 }
 
@@ -117,6 +161,12 @@ func runImageBuild(ctx context.Context, g *globals, o imageBuildOptions, name st
 	if err != nil {
 		return err
 	}
+	// Under the configuration's lock: the build first removes what earlier builds left.
+	ctx, release, err := holdLock(ctx, g, cloud, cfg, "image build "+name, o.lockTimeout)
+	if err != nil {
+		return err
+	}
+	defer release()
 	runDir := filepath.Join(cfg.Compliance.ReportDir, "image-"+name+"-"+hardening.NewRunID(time.Now()))
 	p := &images.Pipeline{Cloud: cloud, SSH: newBuildDialer(g, cfg, spec.SSHUser), KnownHosts: cfg.SSH.KnownHosts,
 		RunDir: runDir, Logger: g.logger, Hook: func(e images.StepEvent) {

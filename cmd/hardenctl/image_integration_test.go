@@ -124,7 +124,7 @@ func watchBuildGroup(t testing.TB, stop <-chan struct{}) <-chan []rules.SecGroup
 			}
 			gs, _ := groups.ExtractGroups(pages)
 			for _, g := range gs {
-				if !strings.HasPrefix(g.Name, "hardenctl-build-node-") {
+				if !strings.HasPrefix(g.Name, "hardenctl-build_") {
 					continue
 				}
 				var ingress []rules.SecGroupRule
@@ -164,7 +164,7 @@ func buildLeftovers(t testing.TB) []string {
 	ctx := context.Background()
 	c := nova(t)
 	var left []string
-	pages, err := servers.List(c, servers.ListOpts{Name: "^hardenctl-build-node-"}).AllPages(ctx)
+	pages, err := servers.List(c, servers.ListOpts{Name: "^hardenctl-build_"}).AllPages(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,7 +178,7 @@ func buildLeftovers(t testing.TB) []string {
 	}
 	kps, _ := keypairs.ExtractKeyPairs(kp)
 	for _, k := range kps {
-		if strings.HasPrefix(k.Name, "hardenctl-build-node-") {
+		if strings.HasPrefix(k.Name, "hardenctl-build_") {
 			left = append(left, "key pair "+k.Name)
 		}
 	}
@@ -188,7 +188,7 @@ func buildLeftovers(t testing.TB) []string {
 	}
 	gs, _ := groups.ExtractGroups(gp)
 	for _, g := range gs {
-		if strings.HasPrefix(g.Name, "hardenctl-build-node-") {
+		if strings.HasPrefix(g.Name, "hardenctl-build_") {
 			left = append(left, "security group "+g.Name)
 		}
 	}
@@ -374,6 +374,47 @@ func TestImageBuildGateAndInterruptLeaveNothing(t *testing.T) {
 	}
 	if found, _ := cloud.FindImages(ctx, images.ImageQuery{Tags: []string{images.TagManagedBy, "hardenctl-config:" + name}}); len(found) != 0 {
 		t.Errorf("an interrupted build published %+v", found)
+	}
+
+	// Killed (SIGKILL) once the builder runs: nothing is cleaned up then, the lock stays held;
+	// force-unlock, then image gc, remove the builder, its group, key pair and private key.
+	tmp := t.TempDir()
+	cmd = exec.Command(bin, "-C", dir, "image", "build", "node", "-cloud", "demo")
+	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
+	stderr = syncBuffer{}
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline = time.Now().Add(10 * time.Minute)
+	for !strings.Contains(stderr.String(), "boot builder done") && time.Now().Before(deadline) {
+		time.Sleep(200 * time.Millisecond)
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	left := buildLeftovers(t)
+	keys, _ := filepath.Glob(filepath.Join(tmp, "hardenctl-build_"+name+"_*", "id_ed25519"))
+	if len(left) != 3 || len(keys) != 1 {
+		t.Fatalf("a killed build left %v and keys %v; want its server, key pair, group and key", left, keys)
+	}
+	r = runCLI(t, "", nil, "-C", dir, "image", "gc", "-cloud", "demo")
+	if r.code == 0 || !strings.Contains(r.stderr, "is locked by") {
+		t.Errorf("image gc while the killed build's lease lives: code %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if r := runCLI(t, "", nil, "-C", dir, "force-unlock", "-cloud", "demo", "-force"); r.code != 0 || !strings.Contains(r.stdout, "image build node") {
+		t.Errorf("force-unlock: code %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	t.Setenv("TMPDIR", tmp)
+	r = runCLI(t, "", nil, "-C", dir, "image", "gc", "-cloud", "demo")
+	t.Logf("image gc:\n%s%s", r.stdout, r.stderr)
+	if r.code != 0 {
+		t.Errorf("image gc: code %d", r.code)
+	}
+	if left := buildLeftovers(t); len(left) != 0 {
+		t.Errorf("after image gc, the killed build's %v are still there", left)
+	}
+	if keys, _ := filepath.Glob(filepath.Join(tmp, "hardenctl-build_*")); len(keys) != 0 {
+		t.Errorf("after image gc, the killed build's work directory is still there: %v", keys)
 	}
 }
 

@@ -78,6 +78,7 @@ func newRootCmd(g *globals) *cobra.Command {
 // commands are the subcommands, one constructor each (each in its own file).
 var commands = []func(*globals) *cobra.Command{
 	newValidateCmd,
+	newForceUnlockCmd,
 	newFmtCmd,
 	newPlanCmd,
 	newApplyCmd,

@@ -273,3 +273,55 @@ func (c *Client) networkID(ctx context.Context, nameOrID string) (string, error)
 	}
 	return "", fmt.Errorf("no network %q (there are: %v)", nameOrID, names)
 }
+
+// FindBuildLeftovers lists, in the token's project, the servers and security groups that carry
+// all of tags (checked on each) and the key pairs whose names start with keyPrefix.
+func (c *Client) FindBuildLeftovers(ctx context.Context, tags []string, keyPrefix string) (images.Leftovers, error) {
+	var left images.Leftovers
+	if err := c.needCompute(); err != nil {
+		return left, err
+	}
+	if c.projectID == "" {
+		return left, errNoProject
+	}
+	pages, err := servers.List(c.compute, servers.ListOpts{Tags: strings.Join(tags, ",")}).AllPages(ctx)
+	if err != nil {
+		return left, fmt.Errorf("list builders tagged %s: %w", strings.Join(tags, ","), err)
+	}
+	srvs, err := servers.ExtractServers(pages)
+	if err != nil {
+		return left, fmt.Errorf("read server list: %w", err)
+	}
+	for _, s := range srvs {
+		if s.TenantID == c.projectID && s.Tags != nil && hasAll(*s.Tags, tags) {
+			left.Servers = append(left.Servers, s.ID)
+		}
+	}
+	gp, err := groups.List(c.network, groups.ListOpts{Tags: strings.Join(tags, ","), ProjectID: c.projectID}).AllPages(ctx)
+	if err != nil {
+		return left, fmt.Errorf("list build groups tagged %s: %w", strings.Join(tags, ","), err)
+	}
+	gs, err := groups.ExtractGroups(gp)
+	if err != nil {
+		return left, fmt.Errorf("read security group list: %w", err)
+	}
+	for _, g := range gs {
+		if g.ProjectID == c.projectID && hasAll(g.Tags, tags) {
+			left.Groups = append(left.Groups, g.ID)
+		}
+	}
+	kp, err := keypairs.List(c.compute, nil).AllPages(ctx)
+	if err != nil {
+		return left, fmt.Errorf("list key pairs: %w", err)
+	}
+	kps, err := keypairs.ExtractKeyPairs(kp)
+	if err != nil {
+		return left, fmt.Errorf("read key pair list: %w", err)
+	}
+	for _, k := range kps {
+		if strings.HasPrefix(k.Name, keyPrefix) {
+			left.KeyPairs = append(left.KeyPairs, k.Name)
+		}
+	}
+	return left, nil
+}
