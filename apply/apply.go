@@ -46,6 +46,65 @@ type Cloud interface {
 	DeleteServer(ctx context.Context, id string) error
 }
 
+// Headroom is one resource's quota in a project: Limit -1 means no limit.
+type Headroom struct{ Limit, Used int }
+
+// Left is what the quota leaves (a large number without a limit).
+func (h Headroom) Left() int {
+	if h.Limit < 0 {
+		return 1 << 30
+	}
+	return max(h.Limit-h.Used, 0)
+}
+
+// Quota is what the project may still create of what apply creates.
+type Quota struct{ Groups, Rules Headroom }
+
+// QuotaReader is a cloud that can say its project's quota; Apply checks the plan against it
+// before changing anything.
+type QuotaReader interface {
+	SecurityGroupQuota(ctx context.Context) (Quota, error)
+}
+
+// QuotaError says the plan needs more than the quota leaves; nothing was changed.
+type QuotaError struct {
+	Groups, Rules int // needed
+	Quota         Quota
+}
+
+func (e *QuotaError) Error() string {
+	return fmt.Sprintf("the plan needs %d new security groups and %d new rules (with Neutron's 2 default egress rules of each new group until they are removed); "+
+		"the project's quota leaves %d groups (limit %d, used %d) and %d rules (limit %d, used %d): nothing was changed. Raise the quota or plan less",
+		e.Groups, e.Rules, e.Quota.Groups.Left(), e.Quota.Groups.Limit, e.Quota.Groups.Used, e.Quota.Rules.Left(), e.Quota.Rules.Limit, e.Quota.Rules.Used)
+}
+
+// needs counts what applying p creates at its peak: groups, and rules (the new groups'
+// default egress rules live until their rules are in).
+func needs(p *plan.Plan) (groups, rules int) {
+	for _, c := range p.Changes {
+		if c.Action != plan.Create {
+			continue
+		}
+		switch c.Kind {
+		case plan.KindGroup:
+			groups++
+			rules += 2
+		case plan.KindRule:
+			if c.GroupID == "" && isDefault(*c.Rule, neutronDefaults) {
+				continue // the default rule of the new group is kept as this rule
+			}
+			rules++
+		}
+	}
+	return groups, rules
+}
+
+// neutronDefaults are the rules Neutron puts in every new group.
+var neutronDefaults = []plan.ObservedRule{
+	{Rule: plan.Rule{Direction: plan.Egress, EtherType: plan.IPv4}},
+	{Rule: plan.Rule{Direction: plan.Egress, EtherType: plan.IPv6}},
+}
+
 // Event is one step of an apply, reported before (Err nil, Done false) and after it.
 type Event struct {
 	Group   string        // the security group's name
@@ -106,6 +165,18 @@ func Apply(ctx context.Context, p *plan.Plan, cloud Cloud, opts Options) (Result
 	}
 	if opts.ServerConcurrency <= 0 {
 		opts.ServerConcurrency = 4
+	}
+	if qr, ok := cloud.(QuotaReader); ok {
+		groups, rules := needs(p)
+		if groups+rules > 0 {
+			q, err := qr.SecurityGroupQuota(ctx)
+			if err != nil {
+				return Result{}, fmt.Errorf("read the project's quota before applying: %w", err)
+			}
+			if groups > q.Groups.Left() || rules > q.Rules.Left() {
+				return Result{}, &QuotaError{Groups: groups, Rules: rules, Quota: q}
+			}
+		}
 	}
 	e := &engine{cloud: cloud, opts: opts, owner: plan.OwnerTags(p.Config), ids: map[string]string{}, defaults: map[string][]plan.ObservedRule{}}
 	// Work is keyed by group id (by name only for groups still to create): two owned groups

@@ -299,3 +299,30 @@ func TestApplyRechecksOwnership(t *testing.T) {
 		}
 	}
 }
+
+type quotaCloud struct {
+	fakeCloud
+	q Quota
+}
+
+func (c *quotaCloud) SecurityGroupQuota(context.Context) (Quota, error) { return c.q, nil }
+
+// A plan that needs more than the quota leaves is refused before anything is created, and
+// the error says how many are needed and how many are left.
+func TestApplyChecksQuotaFirst(t *testing.T) {
+	rules := []plan.Rule{{Direction: plan.Ingress, EtherType: plan.IPv4, Protocol: "tcp", PortMin: 443, PortMax: 443}}
+	p := newGroupPlan(map[string][]plan.Rule{"t-a": rules, "t-b": rules})
+	f := &quotaCloud{q: Quota{Groups: Headroom{Limit: 10, Used: 9}, Rules: Headroom{Limit: -1}}}
+	_, err := Apply(context.Background(), p, f, Options{})
+	var qe *QuotaError
+	if !errors.As(err, &qe) || qe.Groups != 2 || qe.Rules != 6 || !strings.Contains(err.Error(), "leaves 1 groups (limit 10, used 9)") {
+		t.Fatalf("err = %v", err)
+	}
+	if len(f.calls) != 0 {
+		t.Errorf("calls before the quota refusal: %v", f.calls)
+	}
+	f.q.Groups.Used = 8
+	if _, err := Apply(context.Background(), p, f, Options{}); err != nil {
+		t.Errorf("within quota: %v", err)
+	}
+}

@@ -3,12 +3,15 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/gophercloud/gophercloud/v2"
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/attributestags"
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/security/groups"
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/security/rules"
@@ -224,5 +227,47 @@ func TestOrphanOfInterruptedCreateIsRemoved(t *testing.T) {
 	}
 	if r := runCLI(t, "", nil, "-C", dir, "plan", "-cloud", "demo", "-detailed-exitcode"); r.code != 0 {
 		t.Errorf("plan after the apply: code %d (want 0, no changes)\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+// A plan that needs more groups than the project's quota leaves is refused before anything
+// is created, saying how many it needs and how many are left. (In the admin project, whose
+// quota the test may change without touching the other tests' demo project.)
+func TestQuotaIsCheckedFirst(t *testing.T) {
+	integration(t)
+	ctx := context.Background()
+	admin, err := openstack.New(ctx, openstack.Options{Cloud: "admin"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := admin.SecurityGroupQuota(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc := neutronAs(t, "admin")
+	project := admin.ProjectID()
+	setLimit := func(n int) {
+		t.Helper()
+		body := map[string]any{"quota": map[string]any{"security_group": n}}
+		if _, err := nc.Put(ctx, nc.ServiceURL("quotas", project), body, nil, &gophercloud.RequestOpts{OkCodes: []int{200}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Room for the lock's claim, not for the configuration's groups.
+	setLimit(q.Groups.Used + 1)
+	t.Cleanup(func() { setLimit(q.Groups.Limit) })
+
+	name := fmt.Sprintf("qt%d", time.Now().UnixNano()%1e9)
+	dir := copyConfig(t, "../../testdata/platform", `name = "sample"`, fmt.Sprintf("name = %q", name))
+	r := runCLI(t, "", nil, "-C", dir, "apply", "-cloud", "admin", "-auto-approve")
+	if r.code == 0 || !strings.Contains(r.stderr, "the plan needs 5 new security groups") || !strings.Contains(r.stderr, "leaves 0 groups") {
+		t.Errorf("apply over quota: code %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	pages, err := groups.List(nc, groups.ListOpts{Tags: strings.Join(plan.OwnerTags(name), ",")}).AllPages(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if all, _ := groups.ExtractGroups(pages); len(all) != 0 {
+		t.Errorf("apply over quota created %d groups", len(all))
 	}
 }

@@ -32,8 +32,14 @@ func integration(t testing.TB) {
 // neutron is an independent client for checking what hardenctl did.
 func neutron(t testing.TB) *gophercloud.ServiceClient {
 	t.Helper()
+	return neutronAs(t, "demo")
+}
+
+// neutronAs is neutron for another clouds.yaml entry.
+func neutronAs(t testing.TB, cloud string) *gophercloud.ServiceClient {
+	t.Helper()
 	ctx := context.Background()
-	ao, eo, _, err := clouds.Parse(clouds.WithCloudName("demo"))
+	ao, eo, _, err := clouds.Parse(clouds.WithCloudName(cloud))
 	if err != nil {
 		t.Fatalf("read clouds.yaml (OS_CLIENT_CONFIG_FILE=%s): %v", os.Getenv("OS_CLIENT_CONFIG_FILE"), err)
 	}

@@ -121,4 +121,3 @@ func (c *Client) UpdateClaim(ctx context.Context, cl lock.Claim, data string) er
 func (c *Client) DeleteClaim(ctx context.Context, cl lock.Claim) error {
 	return c.DeleteSecurityGroup(ctx, cl.ID)
 }
-

@@ -52,3 +52,15 @@ func TestCloudLockExcludes(t *testing.T) {
 		t.Errorf("claims left: %v %+v", err, left)
 	}
 }
+
+// The quota as the demo user reads it from the test bed's Neutron.
+func TestSecurityGroupQuota(t *testing.T) {
+	c := integrationClient(t)
+	q, err := c.SecurityGroupQuota(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q.Groups.Limit != 1000 || q.Rules.Limit != 10000 || q.Groups.Used < 1 {
+		t.Errorf("quota %+v; the test bed sets 1000 groups and 10000 rules for demo", q)
+	}
+}

@@ -18,3 +18,6 @@ func hasAll(have, want []string) bool {
 	}
 	return true
 }
+
+// ProjectID is the token's project: where everything hardenctl owns lives.
+func (c *Client) ProjectID() string { return c.projectID }

@@ -228,3 +228,25 @@ func (c *Client) DeleteSecurityGroupRule(ctx context.Context, id string) error {
 	}
 	return fmt.Errorf("delete security group rule %s: %w", id, err)
 }
+
+var _ apply.QuotaReader = (*Client)(nil)
+
+// SecurityGroupQuota reads the token's project's quota of security groups and rules (Neutron
+// quota details: limit, used and reserved; reserved counts as used).
+func (c *Client) SecurityGroupQuota(ctx context.Context) (apply.Quota, error) {
+	if c.projectID == "" {
+		return apply.Quota{}, errNoProject
+	}
+	type detail struct{ Limit, Used, Reserved int }
+	var res struct {
+		Quota struct {
+			Groups detail `json:"security_group"`
+			Rules  detail `json:"security_group_rule"`
+		} `json:"quota"`
+	}
+	if _, err := c.network.Get(ctx, c.network.ServiceURL("quotas", c.projectID, "details.json"), &res, nil); err != nil {
+		return apply.Quota{}, fmt.Errorf("read the security group quota of project %s: %w", c.projectID, err)
+	}
+	h := func(d detail) apply.Headroom { return apply.Headroom{Limit: d.Limit, Used: d.Used + d.Reserved} }
+	return apply.Quota{Groups: h(res.Quota.Groups), Rules: h(res.Quota.Rules)}, nil
+}
