@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding/base64"
 	"net/netip"
 	"regexp"
 	"sort"
@@ -31,6 +32,7 @@ var bastionSchema = &hcl.BodySchema{
 		{Name: "flavor"},
 		{Name: "network"},
 		{Name: "allow_from_anywhere"},
+		{Name: "host_keys"},
 	},
 }
 
@@ -64,6 +66,18 @@ func (d *decoder) decodeBastion(b *hcl.Block) hcl.Diagnostics {
 	diags = d.nameAttr(content, "flavor", &bastion.Flavor, diags)
 	diags = d.nameAttr(content, "network", &bastion.Network, diags)
 	diags = d.boolAttr(content, "allow_from_anywhere", &bastion.AllowFromAnywhere, diags)
+	if attr, ok := content.Attributes["host_keys"]; ok {
+		keys, ranges, kDiags := d.evalStringsAt(attr.Expr, "host_keys")
+		diags = append(diags, kDiags...)
+		for i, k := range keys {
+			if !looksLikePublicKey(k) {
+				diags = append(diags, errorAt(ranges[i], "Invalid host key",
+					"A host key is a public key as ssh-keyscan or /etc/ssh/ssh_host_*_key.pub show it: \"ssh-ed25519 AAAA...\" (type, base64, optional comment)."))
+				continue
+			}
+			bastion.HostKeys = append(bastion.HostKeys, strings.TrimSpace(k))
+		}
+	}
 	attr, ok := content.Attributes["allow_from"]
 	if !ok {
 		return diags
@@ -190,4 +204,20 @@ func checkVariableName(name string, rng hcl.Range) hcl.Diagnostics {
 // sortByPos sorts names by where they are declared.
 func sortByPos(names []string, pos func(string) hcl.Pos) {
 	sort.SliceStable(names, func(i, j int) bool { return pos(names[i]).Byte < pos(names[j]).Byte })
+}
+
+// looksLikePublicKey checks the shape of an authorized_keys line: a key type, base64 whose
+// first field names the same type, an optional comment. (The SSH layer parses it for real;
+// config does not import x/crypto.)
+func looksLikePublicKey(s string) bool {
+	f := strings.Fields(s)
+	if len(f) < 2 || !(strings.HasPrefix(f[0], "ssh-") || strings.HasPrefix(f[0], "ecdsa-") || strings.HasPrefix(f[0], "sk-")) {
+		return false
+	}
+	b, err := base64.StdEncoding.DecodeString(f[1])
+	if err != nil || len(b) < 4 {
+		return false
+	}
+	n := int(b[0])<<24 | int(b[1])<<16 | int(b[2])<<8 | int(b[3])
+	return n == len(f[0]) && len(b) >= 4+n && string(b[4:4+n]) == f[0]
 }

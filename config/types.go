@@ -92,8 +92,12 @@ type Bastion struct {
 	AllowFromAnywhere bool
 	// Address is where the operator's SSH reaches the bastion, as "host:port" (port 22
 	// when not written). Empty: the caller finds it (the bastion server's address).
-	Address   string
-	User      string   // SSH user on the bastion; default SSH.User
+	Address string
+	User    string // SSH user on the bastion; default SSH.User
+	// HostKeys are the bastion's public host keys (authorized_keys form), when given: the
+	// bastion must present one of them. Without them it must be in known_hosts: trust on
+	// first use never applies to the bastion.
+	HostKeys  []string
 	Image     ImageRef // for the bastion's server; zero when not set
 	Flavor    string
 	Network   string

@@ -97,7 +97,8 @@ func sshConfigFromConfig(cfg *config.Config, user string) hardening.SSHConfig {
 	sc := hardening.SSHConfig{User: user, IdentityFiles: cfg.SSH.IdentityFiles, UseAgent: cfg.SSH.UseAgent && os.Getenv("SSH_AUTH_SOCK") != "",
 		KnownHostsFile: cfg.SSH.KnownHosts, TrustOnFirstUse: cfg.SSH.TrustOnFirstUse, ConnectTimeout: cfg.SSH.ConnectTimeout, Sudo: user != "root"}
 	if cfg.Bastion != nil && cfg.Bastion.Address != "" {
-		sc.Bastion = &hardening.BastionConfig{Address: cfg.Bastion.Address, User: cfg.Bastion.User, IdentityFiles: cfg.SSH.IdentityFiles}
+		sc.Bastion = &hardening.BastionConfig{Address: cfg.Bastion.Address, User: cfg.Bastion.User, IdentityFiles: cfg.SSH.IdentityFiles,
+			HostKeys: cfg.Bastion.HostKeys}
 	}
 	return sc
 }
