@@ -268,6 +268,9 @@ func (d *decoder) varFileValues(decls map[string]*variableDecl, path string, giv
 			diags = append(diags, undeclaredValue(attr.NameRange, name, "the variables file "+path, decls))
 			continue
 		}
+		if decls[name].v.Sensitive {
+			maskSource(f, attr.Expr.Range())
+		}
 		v, vDiags := attr.Expr.Value(nil)
 		diags = append(diags, vDiags...)
 		if !vDiags.HasErrors() {
@@ -275,6 +278,19 @@ func (d *decoder) varFileValues(decls map[string]*variableDecl, path string, giv
 		}
 	}
 	return diags
+}
+
+// maskSource overwrites the bytes of rng in f's source (what diagnostics show of the file)
+// with '*', line breaks kept: the value of a sensitive variable in a -var-file never appears
+// in a snippet. (The expression was parsed already; its value is untouched.)
+func maskSource(f *hcl.File, rng hcl.Range) {
+	masked := append([]byte(nil), f.Bytes...)
+	for i := rng.Start.Byte; i < rng.End.Byte && i < len(masked); i++ {
+		if masked[i] != '\n' && masked[i] != '\r' {
+			masked[i] = '*'
+		}
+	}
+	f.Bytes = masked
 }
 
 // varOptionValue reads one -var name=value.

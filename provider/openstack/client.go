@@ -66,6 +66,9 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 		opts.Counter.Next = base
 		rt = opts.Counter
 	}
+	rt = &redactTransport{next: rt, secrets: func() []string {
+		return []string{ao.Password, ao.ApplicationCredentialSecret, ao.TokenID, pc.Token()}
+	}}
 	pc.HTTPClient = httpClient(rt, logger, opts.Timeout)
 	pc.UserAgent.Prepend("hardenctl")
 	if err := openstack.Authenticate(ctx, pc, ao); err != nil {
