@@ -32,8 +32,9 @@ func lockTags(name string) []string { return []string{TagManagedBy, lockTagPrefi
 func lockGroupName(name string) string { return "hardenctl-lock-" + name }
 
 // Claims lists the claims of lock name in the token's project, oldest first, checked on the
-// groups themselves. Claims that a contender killed between its create and its tags left
-// (untagged, expired lease) are deleted on the way.
+// groups themselves: the tagged ones, and the untagged ones whose description is a lease (a
+// contender between its create and its tags, or killed there: package lock deletes it once
+// its lease expired, force-unlock at once).
 func (c *Client) Claims(ctx context.Context, name string) ([]lock.Claim, error) {
 	if c.projectID == "" {
 		return nil, errNoProject
@@ -52,13 +53,7 @@ func (c *Client) Claims(ctx context.Context, name string) ([]lock.Claim, error) 
 		if g.Name != lockGroupName(name) || g.ProjectID != c.projectID {
 			continue
 		}
-		if len(g.Tags) == 0 && expiredLease(g.Description) {
-			if err := c.DeleteSecurityGroup(ctx, g.ID); err != nil {
-				return nil, fmt.Errorf("delete the untagged expired claim of lock %s: %w", name, err)
-			}
-			continue
-		}
-		if hasAll(g.Tags, tags) {
+		if hasAll(g.Tags, tags) || len(g.Tags) == 0 && isLease(g.Description) {
 			out = append(out, lock.Claim{ID: g.ID, Data: g.Description, Created: g.CreatedAt})
 		}
 	}
@@ -71,12 +66,13 @@ func (c *Client) Claims(ctx context.Context, name string) ([]lock.Claim, error) 
 	return out, nil
 }
 
-// expiredLease says whether desc is a lease (as package lock writes it) that has expired.
-func expiredLease(desc string) bool {
+// isLease says whether desc is a lease as package lock writes it.
+func isLease(desc string) bool {
 	var le struct {
+		Token   string    `json:"t"`
 		Expires time.Time `json:"e"`
 	}
-	return json.Unmarshal([]byte(desc), &le) == nil && !le.Expires.IsZero() && time.Now().After(le.Expires)
+	return json.Unmarshal([]byte(desc), &le) == nil && le.Token != "" && !le.Expires.IsZero()
 }
 
 // CreateClaim makes a claim: the group (with the lease as description), its tags, and
