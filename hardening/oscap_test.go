@@ -403,19 +403,22 @@ type fleetGauges struct{ oscap, conns gauge }
 func TestScannerFleetPipelines(t *testing.T) {
 	g := &fleetGauges{}
 	d := fakeDialer{}
-	hosts := make([]Host, 12)
+	// 24 hosts, 3 slots, 50 ms of oscap each: the last hosts wait ~350 ms for a slot, longer
+	// than their 250 ms timeout, while their own work leaves 200 ms of slack for a busy machine.
+	hosts := make([]Host, 24)
 	for i := range hosts {
 		hosts[i] = Host{Name: fmt.Sprintf("h%02d", i), Address: fmt.Sprintf("10.0.0.%d", i)}
-		d[hosts[i].Address] = &fakeHost{osRelease: debian12, oscapExit: 2, delay: 40 * time.Millisecond, gauges: g}
+		d[hosts[i].Address] = &fakeHost{osRelease: debian12, oscapExit: 2, delay: 50 * time.Millisecond, gauges: g}
 	}
 	std, _ := profiles.Builtin("standard")
-	s := &Scanner{Dialer: d, Content: testContent(t), Profile: std, Timeout: 100 * time.Millisecond}
+	timeout := 250 * time.Millisecond
+	s := &Scanner{Dialer: d, Content: testContent(t), Profile: std, Timeout: timeout}
 	res := s.Fleet(context.Background(), hosts, 3, nil)
 	for _, r := range res {
 		if r.Status != StatusNotCompliant {
 			t.Errorf("%s: %s %s", r.Host, r.Status, r.Error)
 		}
-		if r.Duration >= 100*time.Millisecond {
+		if r.Duration >= timeout {
 			t.Errorf("%s: duration %s counts the queue", r.Host, r.Duration)
 		}
 	}
