@@ -111,11 +111,7 @@ func holderName() string {
 }
 
 func runApply(ctx context.Context, g *globals, o applyOptions, planFile string) error {
-	cfg, err := loadConfig(g, o.configFlags)
-	if err != nil {
-		return err
-	}
-	cloud, err := newCloud(ctx, g, cfg, o.cloudFlags)
+	cfg, cloud, err := loadConfigAndCloud(ctx, g, o.configFlags, o.cloudFlags)
 	if err != nil {
 		return err
 	}

@@ -71,6 +71,20 @@ func newCloud(ctx context.Context, g *globals, cfg *config.Config, f cloudFlags)
 	return openstack.New(ctx, opts)
 }
 
+// loadConfigAndCloud loads the configuration and connects to its cloud: what every command
+// that talks to the cloud does first.
+func loadConfigAndCloud(ctx context.Context, g *globals, cf configFlags, f cloudFlags) (*config.Config, *openstack.Client, error) {
+	cfg, err := loadConfig(g, cf)
+	if err != nil {
+		return nil, nil, err
+	}
+	cloud, err := newCloud(ctx, g, cfg, f)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cfg, cloud, nil
+}
+
 // confirm asks on stdout and reads one line; only "yes" approves.
 func confirm(g *globals, question string) (bool, error) {
 	fmt.Fprintf(g.stdout, "\n%s\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: ", question)

@@ -70,11 +70,7 @@ func newImageGCCmd(g *globals) *cobra.Command {
 cloud lock, so it never removes the builder of a build that is running.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := loadConfig(g, o.configFlags)
-			if err != nil {
-				return err
-			}
-			cloud, err := newCloud(cmd.Context(), g, cfg, o.cloudFlags)
+			cfg, cloud, err := loadConfigAndCloud(cmd.Context(), g, o.configFlags, o.cloudFlags)
 			if err != nil {
 				return err
 			}
@@ -232,11 +228,7 @@ func newImageListCmd(g *globals) *cobra.Command {
 		Short: "List the images hardenctl built for this configuration, with score and age",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := loadConfig(g, o.configFlags)
-			if err != nil {
-				return err
-			}
-			cloud, err := newCloud(cmd.Context(), g, cfg, o.cloudFlags)
+			cfg, cloud, err := loadConfigAndCloud(cmd.Context(), g, o.configFlags, o.cloudFlags)
 			if err != nil {
 				return err
 			}

@@ -26,10 +26,7 @@ import (
 func TestEditedPlanIsRefused(t *testing.T) {
 	integration(t)
 	t.Parallel()
-	dir, name := samplePlatform(t)
-	if r := runCLI(t, "", nil, "-C", dir, "apply", "-cloud", "demo", "-auto-approve"); r.code != 0 {
-		t.Fatalf("apply: %s%s", r.stdout, r.stderr)
-	}
+	dir, name := appliedSamplePlatform(t)
 	nc := neutron(t)
 	ctx := context.Background()
 	victim, err := groups.Create(ctx, nc, groups.CreateOpts{Name: name + "-victim", Description: "not hardenctl's"}).Extract()
@@ -99,10 +96,7 @@ func (o *onRead) Read(b []byte) (int, error) {
 func TestApprovalRechecksOwnership(t *testing.T) {
 	integration(t)
 	t.Parallel()
-	dir, name := samplePlatform(t)
-	if r := runCLI(t, "", nil, "-C", dir, "apply", "-cloud", "demo", "-auto-approve"); r.code != 0 {
-		t.Fatalf("apply: %s%s", r.stdout, r.stderr)
-	}
+	dir, name := appliedSamplePlatform(t)
 	nc := neutron(t)
 	ctx := context.Background()
 	_, mine := readBack(t, nc, name)

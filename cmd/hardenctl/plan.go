@@ -42,11 +42,7 @@ Exit codes with -detailed-exitcode: 0 no changes, 2 changes, 1 error.`,
 }
 
 func runPlan(ctx context.Context, g *globals, o planOptions) error {
-	cfg, err := loadConfig(g, o.configFlags)
-	if err != nil {
-		return err
-	}
-	cloud, err := newCloud(ctx, g, cfg, o.cloudFlags)
+	cfg, cloud, err := loadConfigAndCloud(ctx, g, o.configFlags, o.cloudFlags)
 	if err != nil {
 		return err
 	}

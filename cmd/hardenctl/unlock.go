@@ -25,11 +25,7 @@ do this when the holder is known to be dead: a live holder would go on working b
 next one until its next renewal finds the lock gone.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := loadConfig(g, o.configFlags)
-			if err != nil {
-				return err
-			}
-			cloud, err := newCloud(cmd.Context(), g, cfg, o.cloudFlags)
+			cfg, cloud, err := loadConfigAndCloud(cmd.Context(), g, o.configFlags, o.cloudFlags)
 			if err != nil {
 				return err
 			}

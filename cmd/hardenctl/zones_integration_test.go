@@ -68,6 +68,16 @@ func samplePlatform(t *testing.T) (dir, name string) {
 	return dir, name
 }
 
+// appliedSamplePlatform is samplePlatform, applied.
+func appliedSamplePlatform(t *testing.T) (dir, name string) {
+	t.Helper()
+	dir, name = samplePlatform(t)
+	if r := runCLI(t, "", nil, "-C", dir, "apply", "-cloud", "demo", "-auto-approve"); r.code != 0 {
+		t.Fatalf("apply: %s%s", r.stdout, r.stderr)
+	}
+	return dir, name
+}
+
 // readBack lists the security groups named prefix-* in the project and renders their rules
 // independently of hardenctl's own code: "GROUP: direction ethertype protocol ports peer".
 func readBack(t *testing.T, nc *gophercloud.ServiceClient, prefix string) (map[string][]string, map[string]groups.SecGroup) {
@@ -214,10 +224,7 @@ func TestApplySamplePlatform(t *testing.T) {
 func TestDriftIsRemoved(t *testing.T) {
 	integration(t)
 	t.Parallel()
-	dir, name := samplePlatform(t)
-	if r := runCLI(t, "", nil, "-C", dir, "apply", "-cloud", "demo", "-auto-approve"); r.code != 0 {
-		t.Fatalf("apply: %s%s", r.stdout, r.stderr)
-	}
+	dir, name := appliedSamplePlatform(t)
 	nc := neutron(t)
 	_, mine := readBack(t, nc, name)
 	hand, err := rules.Create(context.Background(), nc, rules.CreateOpts{SecGroupID: mine["data"].ID, Direction: "ingress",
@@ -294,10 +301,7 @@ func TestUnownedGroupIsNeverTouched(t *testing.T) {
 func TestStalePlanIsRefused(t *testing.T) {
 	integration(t)
 	t.Parallel()
-	dir, name := samplePlatform(t)
-	if r := runCLI(t, "", nil, "-C", dir, "apply", "-cloud", "demo", "-auto-approve"); r.code != 0 {
-		t.Fatalf("apply: %s%s", r.stdout, r.stderr)
-	}
+	dir, name := appliedSamplePlatform(t)
 	planFile := filepath.Join(t.TempDir(), "p.plan")
 	// A plan with something to do (a new zone), saved; then a rule added by hand.
 	os.WriteFile(filepath.Join(dir, "zz_extra.hcl"), []byte("zone \"extra\" {}\n"), 0o644)
