@@ -18,9 +18,15 @@ import (
 	"github.com/gophercloud/gophercloud/v2"
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/security/groups"
 
+	"github.com/hardenctl/hardenctl/images"
 	"github.com/hardenctl/hardenctl/internal/faultproxy"
 	"github.com/hardenctl/hardenctl/plan"
+	"github.com/hardenctl/hardenctl/provider/openstack"
 )
+
+func openstackDemo() (*openstack.Client, error) {
+	return openstack.New(context.Background(), openstack.Options{Cloud: "demo"})
+}
 
 // The kill suite: hardenctl is stopped (SIGKILL, or SIGINT) while one of its requests to
 // Neutron hangs in the fault proxy, at the k-th request that changes something (the lock's
@@ -274,4 +280,80 @@ func killAllowAll(t *testing.T, nc *gophercloud.ServiceClient, name string) []st
 		}
 	}
 	return out
+}
+
+// Faults at the image build's API steps, through the fault proxy: a boot refused (503 before
+// Nova sees it) fails cleanly and leaves nothing; a snapshot that Nova took but whose answer
+// was lost (500 after) fails, and an unpublished image it left (if Nova kept it: the test
+// bed's Nova drops the snapshot of a server deleted meanwhile) is removed by image gc, as by
+// the next build; nothing is published either way.
+func TestImageBuildFaults(t *testing.T) {
+	integration(t)
+	ao, err := faultproxy.ReadCloud(os.Getenv("OS_CLIENT_CONFIG_FILE"), "demo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	cloud, err := openstackDemo()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name  string
+		rule  faultproxy.Rule
+		step string // the step the build fails at
+	}{
+		{"boot refused", faultproxy.Rule{Service: "compute", Method: "POST", Path: "/v2.1/servers", Times: faultproxy.Nth(1), Fault: faultproxy.StatusBefore(503)},
+			"boot builder"},
+		{"snapshot answer lost", faultproxy.Rule{Service: "compute", Method: "POST", Path: "/v2.1/servers/*/action",
+			Match: func(_ *http.Request, body []byte) bool { return strings.Contains(string(body), "createImage") },
+			Times: faultproxy.Nth(1), Fault: faultproxy.StatusAfter(500)}, "snapshot"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			name := fmt.Sprintf("if%d", time.Now().UnixNano()%1e9)
+			dir := imageConfig(t, name, 0)
+			p, err := faultproxy.Start(ao.Auth.AuthURL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.Close()
+			clouds := filepath.Join(t.TempDir(), "clouds.yaml")
+			if err := p.WriteCloudsYAML(os.Getenv("OS_CLIENT_CONFIG_FILE"), clouds, "demo"); err != nil {
+				t.Fatal(err)
+			}
+			rule := p.Add(c.rule)
+			orig := os.Getenv("OS_CLIENT_CONFIG_FILE")
+			os.Setenv("OS_CLIENT_CONFIG_FILE", clouds)
+			r := runCLI(t, "", nil, "-C", dir, "image", "build", "node", "-cloud", "demo")
+			os.Setenv("OS_CLIENT_CONFIG_FILE", orig)
+			t.Logf("build with %s:\n%s", c.name, lastLine(r.stderr))
+			if p.Fired(rule) != 1 {
+				t.Fatalf("the fault fired %d times", p.Fired(rule))
+			}
+			if r.code == 0 || !strings.Contains(r.stderr, "build node: "+c.step+":") {
+				t.Errorf("build with %s: code %d, want a failure at %s:\n%s", c.name, r.code, c.step, r.stderr)
+			}
+			if found, _ := cloud.FindImages(ctx, images.OwnedQuery(name, "node")); len(found) != 0 {
+				t.Errorf("a failed build published %+v", found)
+			}
+			if left := buildLeftovers(t); len(left) != 0 {
+				t.Errorf("the failed build left %v", left)
+			}
+			p.Close()
+			query := images.ImageQuery{Properties: map[string]string{"hardenctl_build_config": name}, OwnProject: true}
+			snaps, _ := cloud.FindImages(ctx, query)
+			t.Logf("after the failed build, %d unpublished images of it", len(snaps))
+			gc := runCLI(t, "", nil, "-C", dir, "image", "gc", "-cloud", "demo")
+			want := "Nothing to remove"
+			if len(snaps) > 0 {
+				want = "removed unpublished image " + snaps[0].ID
+			}
+			if gc.code != 0 || !strings.Contains(gc.stdout, want) {
+				t.Errorf("image gc after %s: code %d, want %q\n%s%s", c.name, gc.code, want, gc.stdout, gc.stderr)
+			}
+			if snaps, _ := cloud.FindImages(ctx, query); len(snaps) != 0 {
+				t.Errorf("after image gc, images of %s's builds remain: %+v", name, snaps)
+			}
+		})
+	}
 }
