@@ -178,7 +178,7 @@ func Apply(ctx context.Context, p *plan.Plan, cloud Cloud, opts Options) (Result
 			}
 		}
 	}
-	e := &engine{cloud: cloud, opts: opts, owner: plan.OwnerTags(p.Config), ids: map[string]string{}, defaults: map[string][]plan.ObservedRule{}}
+	e := &engine{cloud: cloud, opts: opts, owner: plan.OwnerTags(p.Config), ids: map[string]string{}, defaults: map[string][]plan.ObservedRule{}, incomplete: map[string]bool{}}
 	// Work is keyed by group id (by name only for groups still to create): two owned groups
 	// may share a name (two applies at once made both), and the plan deletes the duplicate
 	// while it changes the rules of the one it keeps.
@@ -325,6 +325,7 @@ func Apply(ctx context.Context, p *plan.Plan, cloud Cloud, opts Options) (Result
 				ids = append(ids, d.ID)
 			}
 		}
+		defaultsLeft := 0
 		if len(ids) > 0 {
 			err = errors.Join(err, e.step(w.name, "delete rules", len(ids), func() error {
 				if len(w.deletes) > 0 {
@@ -342,11 +343,29 @@ func Apply(ctx context.Context, p *plan.Plan, cloud Cloud, opts Options) (Result
 				for _, id := range ids {
 					if err := cloud.DeleteSecurityGroupRule(ctx, id); err != nil {
 						errs = append(errs, err)
+						if isDefaultID(id, defaults) {
+							defaultsLeft++
+						}
 					}
 				}
 				e.count(&e.res.Destroyed, len(w.deletes)) // Neutron's own defaults were never in the plan
 				return errors.Join(errs...)
 			}))
+		}
+		if err != nil {
+			e.mu.Lock()
+			e.incomplete[w.name] = true
+			e.mu.Unlock()
+		}
+		if defaultsLeft > 0 && w.id() == "" {
+			// A group this apply made still has Neutron's allow-all egress: it goes again, and
+			// the next apply makes it afresh, rather than stand open.
+			derr := e.step(w.name, "delete incomplete group", 1, func() error { return cloud.DeleteSecurityGroup(ctx, gid) })
+			if derr != nil {
+				return errors.Join(err, fmt.Errorf("security group %s (%s) keeps Neutron's allow-all egress: removing it failed, and deleting the group too: %w", w.name, gid, derr))
+			}
+			e.count(&e.res.Added, -1)
+			return errors.Join(err, fmt.Errorf("security group %s: Neutron's allow-all egress could not be removed, so the new group was deleted again; the next apply makes it afresh", w.name))
 		}
 		return err
 	})
@@ -420,6 +439,12 @@ func (e *engine) server(ctx context.Context, config string, c *plan.Change) erro
 		if gid == "" {
 			return fmt.Errorf("server %s: its zone's security group %s does not exist", c.Group, c.Server.Group)
 		}
+		e.mu.Lock()
+		incomplete := e.incomplete[c.Server.Group]
+		e.mu.Unlock()
+		if incomplete {
+			return fmt.Errorf("server %s not booted: its zone's security group %s did not get all its rules; the next apply boots it", c.Group, c.Server.Group)
+		}
 		return e.step(c.Group, "boot server", 1, func() error {
 			id, err := e.cloud.CreateFleetServer(ctx, *c.Server, gid, plan.FleetTags(config, c.Server.Fleet))
 			if err != nil {
@@ -488,8 +513,10 @@ type engine struct {
 	mu       sync.Mutex
 	ids      map[string]string // group name -> id
 	defaults map[string][]plan.ObservedRule
-	res      Result
-	errs     []error
+	// incomplete are the groups whose rule changes failed: no server is booted into them.
+	incomplete map[string]bool
+	res        Result
+	errs       []error
 }
 
 // owned checks, on the group itself, that an existing group is still this configuration's
@@ -565,6 +592,15 @@ func graceContext(ctx context.Context, grace time.Duration) (context.Context, fu
 		context.AfterFunc(gctx, func() { t.Stop() })
 	})
 	return gctx, func() { stop(); cancel() }
+}
+
+func isDefaultID(id string, defaults []plan.ObservedRule) bool {
+	for _, d := range defaults {
+		if d.ID == id {
+			return true
+		}
+	}
+	return false
 }
 
 func isDefault(r plan.Rule, defaults []plan.ObservedRule) bool {

@@ -22,6 +22,7 @@ type fakeCloud struct {
 	notOwned map[string]bool
 	// groupRules are the rule ids each group has (checked before rule deletes).
 	groupRules map[string][]string
+	failRule   map[string]bool // rule deletes that fail
 }
 
 func (f *fakeCloud) OwnedGroupRules(_ context.Context, id string, tags []string) ([]string, error) {
@@ -82,6 +83,9 @@ func (f *fakeCloud) CreateSecurityGroupRules(_ context.Context, gid string, rule
 }
 
 func (f *fakeCloud) DeleteSecurityGroupRule(_ context.Context, id string) error {
+	if f.failRule[id] {
+		return errors.New("delete security group rule " + id + ": 429, retry after 300 s")
+	}
 	f.record("delete rule %s", id)
 	return nil
 }
@@ -324,5 +328,21 @@ func TestApplyChecksQuotaFirst(t *testing.T) {
 	f.q.Groups.Used = 8
 	if _, err := Apply(context.Background(), p, f, Options{}); err != nil {
 		t.Errorf("within quota: %v", err)
+	}
+}
+
+// A new group whose allow-all egress cannot be removed does not stay open: it is deleted
+// again, and no server is booted into it.
+func TestApplyDeletesNewGroupLeftOpen(t *testing.T) {
+	p := newGroupPlan(nil)
+	p.Changes = append(p.Changes, plan.Change{Action: plan.Create, Kind: plan.KindServer, Group: "t-web-01",
+		Server: &plan.ServerSpec{Name: "t-web-01", Fleet: "web", Group: "t-a"}})
+	f := &fakeCloud{failRule: map[string]bool{"t-a-def4": true}}
+	_, err := Apply(context.Background(), p, f, Options{})
+	if err == nil || !strings.Contains(err.Error(), "deleted again") || !strings.Contains(err.Error(), "t-web-01 not booted") {
+		t.Fatalf("err = %v", err)
+	}
+	if !f.has("delete group id-t-a") || f.has("boot t-web-01") || f.has("delete group id-t-b") {
+		t.Errorf("calls:\n%s", strings.Join(f.calls, "\n"))
 	}
 }
