@@ -304,8 +304,8 @@ func TestImageBuildFaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, c := range []struct {
-		name  string
-		rule  faultproxy.Rule
+		name string
+		rule faultproxy.Rule
 		step string // the step the build fails at
 	}{
 		{"boot refused", faultproxy.Rule{Service: "compute", Method: "POST", Path: "/v2.1/servers", Times: faultproxy.Nth(1), Fault: faultproxy.StatusBefore(503)},

@@ -35,6 +35,11 @@ type scanOptions struct {
 	identities []string
 	knownHosts string
 	tofu       bool
+	// From the configuration's ssh and bastion blocks (no flags): whether to use the agent,
+	// the connect timeout, and the bastion's given host keys.
+	noAgent         bool
+	connectTimeout  time.Duration
+	bastionHostKeys []string
 
 	contentDir  string
 	datastream  string
@@ -320,25 +325,36 @@ func homeDir() string {
 	return h
 }
 
-// newSSHDialer builds the SSH layer's dialer (known_hosts, keys, bastion) from the flags.
-func newSSHDialer(ctx context.Context, g *globals, o scanOptions) (hardening.Dialer, func() error, error) {
+// sshConfig is how scan and harden reach hosts: the flags, and for what they do not say, the
+// configuration's ssh and bastion blocks (fromConfig).
+func (o scanOptions) sshConfig() (hardening.SSHConfig, error) {
 	cfg := hardening.SSHConfig{
 		User:            o.user,
 		IdentityFiles:   o.identities,
-		UseAgent:        os.Getenv("SSH_AUTH_SOCK") != "",
+		UseAgent:        !o.noAgent && os.Getenv("SSH_AUTH_SOCK") != "",
 		KnownHostsFile:  o.knownHosts,
 		TrustOnFirstUse: o.tofu,
+		ConnectTimeout:  o.connectTimeout,
 		Sudo:            true,
 	}
 	if len(cfg.IdentityFiles) == 0 && !cfg.UseAgent {
-		return nil, nil, fmt.Errorf("no SSH key: give -i/--identity or run an ssh-agent (SSH_AUTH_SOCK)")
+		return cfg, fmt.Errorf("no SSH key: give -i/--identity or run an ssh-agent (SSH_AUTH_SOCK)")
 	}
 	if o.bastion != "" {
-		b := &hardening.BastionConfig{Address: o.bastion}
+		b := &hardening.BastionConfig{Address: o.bastion, HostKeys: o.bastionHostKeys}
 		if u, a, ok := strings.Cut(o.bastion, "@"); ok {
 			b.User, b.Address = u, a
 		}
 		cfg.Bastion = b
+	}
+	return cfg, nil
+}
+
+// newSSHDialer builds the SSH layer's dialer (known_hosts, keys, bastion) from the options.
+func newSSHDialer(ctx context.Context, g *globals, o scanOptions) (hardening.Dialer, func() error, error) {
+	cfg, err := o.sshConfig()
+	if err != nil {
+		return nil, nil, err
 	}
 	d, err := hardening.NewDialer(ctx, cfg, g.logger)
 	if err != nil {

@@ -48,12 +48,15 @@ func (o *scanOptions) fromConfig(g *globals, changed func(string) bool) error {
 		set("known-hosts", func() { o.knownHosts = cfg.SSH.KnownHosts })
 	}
 	set("trust-on-first-use", func() { o.tofu = cfg.SSH.TrustOnFirstUse })
+	o.noAgent = !cfg.SSH.UseAgent
+	o.connectTimeout = cfg.SSH.ConnectTimeout
 	if cfg.Bastion != nil && cfg.Bastion.Address != "" {
 		set("bastion", func() {
 			o.bastion = cfg.Bastion.Address
 			if cfg.Bastion.User != "" {
 				o.bastion = cfg.Bastion.User + "@" + cfg.Bastion.Address
 			}
+			o.bastionHostKeys = cfg.Bastion.HostKeys // the keys of this bastion, not of one --bastion names
 		})
 	}
 	set("content-dir", func() { o.contentDir = cfg.Compliance.ContentDir })

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hardenctl/hardenctl/hardening"
 )
@@ -131,5 +132,48 @@ func TestScanSCAPProfileChoice(t *testing.T) {
 		if h := sum.Hosts[0]; h.SCAPProfile != tc.want || !strings.Contains(h.Error, "no space left") {
 			t.Errorf("%s: SCAP profile %q (error %q), want %q", tc.name, h.SCAPProfile, h.Error, tc.want)
 		}
+	}
+}
+
+// scan and harden take use_agent, connect_timeout and the bastion's host_keys from the
+// configuration, as image builds do; flags still win.
+func TestScanSSHFromConfig(t *testing.T) {
+	dir := t.TempDir()
+	key := "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBpWtDsDf+mzCzHXZ1Au5Hp84mXzvX2M9WKCwqKf0c5n bastion"
+	os.WriteFile(filepath.Join(dir, "main.hcl"), []byte(`name = "s"
+ssh {
+  user            = "ops"
+  identity_files  = ["/dev/null"]
+  use_agent       = false
+  connect_timeout = "3s"
+}
+bastion {
+  allow_from = ["198.51.100.0/24"]
+  address    = "192.0.2.1"
+  host_keys  = ["`+key+`"]
+}
+`), 0o644)
+	t.Setenv("SSH_AUTH_SOCK", "/nonexistent/agent")
+	g := &globals{configPath: dir, stderr: io.Discard, logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	var o scanOptions
+	if err := o.fromConfig(g, func(string) bool { return false }); err != nil {
+		t.Fatal(err)
+	}
+	sc, err := o.sshConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sc.UseAgent || sc.ConnectTimeout != 3*time.Second || sc.User != "ops" || sc.Bastion == nil ||
+		sc.Bastion.Address != "192.0.2.1:22" || len(sc.Bastion.HostKeys) != 1 || sc.Bastion.HostKeys[0] != key {
+		t.Errorf("ssh settings from the configuration: %+v (bastion %+v)", sc, sc.Bastion)
+	}
+	// --bastion names another bastion: the configuration's keys are not its keys.
+	o = scanOptions{}
+	if err := o.fromConfig(g, func(f string) bool { return f == "bastion" }); err != nil {
+		t.Fatal(err)
+	}
+	o.bastion = "198.51.100.9"
+	if sc, _ := o.sshConfig(); len(sc.Bastion.HostKeys) != 0 {
+		t.Errorf("the configuration's bastion keys were given to --bastion's bastion")
 	}
 }
