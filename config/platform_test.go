@@ -150,7 +150,7 @@ func TestLoadSamplePlatform(t *testing.T) {
 			{
 				Name:   "debian12-plain",
 				Source: ImageSource{Name: "debian-12-base"},
-				Flavor: "m1.small", Mirrors: []string{"debian"},
+				Flavor: "m1.small", Network: "platform", Mirrors: []string{"debian"},
 				Profile: ProfileRef{Name: "standard", Builtin: true},
 				Retire:  RetireDeactivate, SSHUser: "hardenctl",
 			},
@@ -189,7 +189,7 @@ func TestLoadSamplePlatform(t *testing.T) {
 		{"compliance profile", cfg.Compliance.Profile.Range, "compliance.hcl:18,17"},
 		{"profile node", cfg.Profile("node").DeclRange, "compliance.hcl:22,1"},
 		{"image debian12-node", cfg.Image("debian12-node").DeclRange, "images.hcl:23,1"},
-		{"fleet app image", cfg.Fleet("app").Image.Range, "images.hcl:52,14"},
+		{"fleet app image", cfg.Fleet("app").Image.Range, "images.hcl:53,14"},
 	}
 	for _, r := range ranges {
 		if got := at(r.got); got != platformDir+"/"+r.want {

@@ -44,6 +44,7 @@ image "debian12-plain" {
   }
 
   flavor  = "m1.small"
+  network = "platform"
   mirrors = [mirror.debian]
   profile = "standard"
 }

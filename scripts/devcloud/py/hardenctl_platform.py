@@ -34,11 +34,13 @@ def image(name, path):
     g = API(ADMIN, 'image')
     for im in g.get('/v2/images?name=%s' % name).json()['images']:
         if im['status'] == 'active':
+            if 'base' not in im.get('tags', []):   # image blocks select their source by it
+                g.req('PUT', '/v2/images/%s/tags/base' % im['id'])
             print('platform: image %s already present (%s)' % (name, im['id']))
             return
         g.req('DELETE', '/v2/images/' + im['id'])   # a failed earlier upload
     im = g.post('/v2/images', {'name': name, 'visibility': 'public', 'disk_format': 'raw',
-                               'container_format': 'bare', 'os_distro': 'debian',
+                               'container_format': 'bare', 'os_distro': 'debian', 'tags': ['base'],
                                'os_version': '12', 'hw_architecture': 'x86_64'})
     with open(path, 'rb') as f:
         g.req('PUT', '/v2/images/%s/file' % im['id'], data=f,
