@@ -17,7 +17,7 @@ COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null)
 MODIFIED ?= $(shell test -z "$$(git status --porcelain --untracked-files=no 2>/dev/null)" && echo false || echo true)
 LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.modified=$(MODIFIED)
 
-.PHONY: all build deps devcloud-up devcloud-down devcloud-proof testhosts-up testhosts-down platform-up test unit demo bench fuzz clean
+.PHONY: all build deps devcloud-up devcloud-down devcloud-proof testhosts-up testhosts-down platform-up test unit demo bench fuzz fault-soak kill-soak clean
 
 all: build
 
@@ -65,6 +65,14 @@ demo: build devcloud-up testhosts-up platform-up
 
 bench: build devcloud-up
 	bash scripts/bench-zones.sh
+
+# The long soaks whose short versions make test runs: every HTTP fault at every API step of
+# apply and destroy (~30 min), and N random kill points (KILL_SOAK_POINTS, default 20, ~4 min).
+fault-soak: build platform-up
+	bash scripts/fault-soak.sh
+
+kill-soak: build platform-up
+	bash scripts/kill-soak.sh
 
 fuzz:
 	go test ./config -run '^$$' -fuzz FuzzLoad -fuzztime 3m
