@@ -14,6 +14,7 @@ import (
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/security/rules"
 
 	"github.com/hardenctl/hardenctl/lock"
+	"github.com/hardenctl/hardenctl/plan"
 )
 
 var _ lock.Store = (*Client)(nil)
@@ -24,10 +25,7 @@ var _ lock.Store = (*Client)(nil)
 // holds the lease.
 const lockTagPrefix = "hardenctl-lock:"
 
-// TagManagedBy marks every resource hardenctl owns.
-const TagManagedBy = "managed-by:hardenctl"
-
-func lockTags(name string) []string { return []string{TagManagedBy, lockTagPrefix + name} }
+func lockTags(name string) []string { return []string{plan.TagManagedBy, lockTagPrefix + name} }
 
 func lockGroupName(name string) string { return "hardenctl-lock-" + name }
 

@@ -29,15 +29,13 @@ func (t *redactTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil || resp.StatusCode < 400 {
 		return resp, err
 	}
-	body, rerr := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+	// A cut error body (read error) is passed on as far as it was read, redacted.
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 	resp.Body.Close()
 	body = redact(body, t.secrets())
 	resp.Body = io.NopCloser(bytes.NewReader(body))
 	resp.ContentLength = int64(len(body))
 	resp.Header.Set("Content-Length", strconv.Itoa(len(body)))
-	if rerr != nil {
-		return resp, nil // a cut error body: what was read, redacted
-	}
 	return resp, nil
 }
 
