@@ -30,6 +30,7 @@ type fakeCloud struct {
 	created          []string
 	left             Leftovers // what FindBuildLeftovers finds
 	gcQuery          []string
+	snapshots        []Image // what a query by build property finds
 }
 
 func newFakeCloud() *fakeCloud { return &fakeCloud{live: map[string]bool{}} }
@@ -53,7 +54,7 @@ func (f *fakeCloud) del(key string) error {
 
 func (f *fakeCloud) FindImages(_ context.Context, q ImageQuery) ([]Image, error) {
 	if len(q.Properties) > 0 {
-		return nil, nil // no snapshots of earlier builds
+		return f.snapshots, nil // images of earlier builds, as a cloud that ignores filters lists them
 	}
 	if f.images == nil {
 		return []Image{{ID: "base", Name: "debian-12-base", Status: "active"}}, nil
@@ -282,12 +283,16 @@ func TestGCRemovesEarlierBuilds(t *testing.T) {
 	os.WriteFile(filepath.Join(mine, "id_ed25519"), []byte("key"), 0o600)
 	f := newFakeCloud()
 	f.left = Leftovers{Servers: []string{"s1"}, Groups: []string{"g1"}, KeyPairs: []string{buildPrefix("c") + "node-1"}}
+	f.snapshots = []Image{
+		{ID: "half-made", Properties: map[string]string{propBuildConfig: "c"}},
+		{ID: "published", Properties: map[string]string{propBuildConfig: "c"}, Tags: []string{TagManagedBy, tagConfig + "c"}},
+	}
 	removed, err := (&Pipeline{Cloud: f}).GC(context.Background(), "c")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.Join(f.deleted, ","); got != "server:s1,group:g1,keypair:hardenctl-build_c_node-1" {
-		t.Errorf("deleted %s", got)
+	if got := strings.Join(f.deleted, ","); got != "server:s1,group:g1,keypair:hardenctl-build_c_node-1,image:half-made" {
+		t.Errorf("deleted %s; want the leftovers and the unpublished snapshot, not the published image", got)
 	}
 	if _, err := os.Stat(mine); !os.IsNotExist(err) {
 		t.Errorf("the earlier build's work directory (its private key) is still there: %v", err)
@@ -295,7 +300,7 @@ func TestGCRemovesEarlierBuilds(t *testing.T) {
 	if _, err := os.Stat(theirs); err != nil {
 		t.Errorf("another configuration's work directory was removed: %v", err)
 	}
-	if len(removed) != 4 || f.gcQuery[0] != "[managed-by:hardenctl hardenctl-builder:c] hardenctl-build_c_" {
+	if len(removed) != 5 || f.gcQuery[0] != "[managed-by:hardenctl hardenctl-builder:c] hardenctl-build_c_" {
 		t.Errorf("removed %v, query %v", removed, f.gcQuery)
 	}
 }

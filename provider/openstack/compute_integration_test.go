@@ -72,6 +72,13 @@ func TestServerAndImageLifecycle(t *testing.T) {
 		c.DeleteServer(context.Background(), sid)
 		t.Fatal(err)
 	}
+	// Ownership read on the server itself, right before apply rebuilds or deletes one.
+	if err := c.CheckServerOwned(ctx, sid, []string{"hardenctl-build"}); err != nil {
+		t.Errorf("a server carrying the tags: %v", err)
+	}
+	if err := c.CheckServerOwned(ctx, sid, []string{"hardenctl-build", "managed-by:hardenctl"}); err == nil {
+		t.Error("a server without managed-by:hardenctl passed the ownership check")
+	}
 	if srv.Address == "" || srv.ImageID != src[0].ID {
 		t.Errorf("server %+v: want an address and image %s", srv, src[0].ID)
 	}
