@@ -89,7 +89,14 @@ func TestLoadSamplePlatform(t *testing.T) {
 				Type:        cty.List(cty.String),
 				Value:       cty.ListVal([]cty.Value{cty.StringVal("198.51.100.0/24"), cty.StringVal("2001:db8:100::/48")}),
 			},
+			{Name: "bastion_address", Description: "How hardenctl reaches the bastion over SSH (scan, harden, image build); null: not from here.", Type: cty.String, Value: cty.NullVal(cty.String)},
+			{Name: "content_dir", Description: "The operator's SCAP datastreams (ssg-debian12-ds.xml, ...).", Type: cty.String, Value: cty.StringVal("content")},
+			{Name: "known_hosts", Type: cty.String, Value: cty.StringVal("~/.ssh/known_hosts")},
 			{Name: "metrics_port", Type: cty.Number, Value: cty.NumberIntVal(9100)},
+			{Name: "node_min_score", Description: "The node image's gate: below it, nothing is published.", Type: cty.Number, Value: cty.NumberIntVal(80)},
+			{Name: "report_dir", Type: cty.String, Value: cty.StringVal("reports")},
+			{Name: "ssh_identity", Type: cty.String, Value: cty.StringVal("~/.ssh/id_ed25519")},
+			{Name: "ssh_user", Type: cty.String, Value: cty.StringVal("hardenctl")},
 		},
 		SSH: SSH{
 			User:           "hardenctl",
@@ -158,7 +165,7 @@ func TestLoadSamplePlatform(t *testing.T) {
 		Fleets: []*Fleet{
 			{
 				Name: "app", Image: ImageRef{Name: "debian12-node", Managed: true}, Zone: "app",
-				Flavor: "m1.large", Count: 4, Network: "platform", KeyPair: "ops",
+				Flavor: "m1.small", Count: 4, Network: "platform", KeyPair: "ops",
 				Upgrade: Upgrade{Strategy: StrategyRebuild, MaxUnavailable: 1,
 					Health: Health{SSH: true, TCP: []int{8443}, MinScore: score(80)}},
 			},

@@ -2,16 +2,16 @@
 # scans with the operator's own content.
 
 ssh {
-  user            = "hardenctl"
-  identity_files  = ["~/.ssh/id_ed25519"]
-  known_hosts     = "~/.ssh/known_hosts"
+  user            = var.ssh_user
+  identity_files  = [var.ssh_identity]
+  known_hosts     = var.known_hosts
   connect_timeout = "20s"
   concurrency     = 20
 }
 
 compliance {
-  content_dir = "content"
-  report_dir  = "reports"
+  content_dir = var.content_dir
+  report_dir  = var.report_dir
   concurrency = 20
   timeout     = "15m"
   min_score   = 70
@@ -25,7 +25,7 @@ profile "node" {
     debian12 = "xccdf_org.ssgproject.content_profile_standard"
     rhel9    = "xccdf_org.ssgproject.content_profile_cis_server_l1"
   }
-  min_score = 80
+  min_score = var.node_min_score
 
   audit {
     watch_secrets = "secret~"

@@ -33,7 +33,7 @@ image "debian12-node" {
   mirrors    = [mirror.debian, mirror.debian-security]
   registries = [registry.internal]
   profile    = profile.node
-  min_score  = 80
+  min_score  = var.node_min_score
   keep       = 3
   retire     = "delete"
 }
@@ -52,7 +52,7 @@ image "debian12-plain" {
 fleet "app" {
   image    = image.debian12-node
   zone     = zone.app
-  flavor   = "m1.large"
+  flavor   = "m1.small"
   count    = 4
   network  = "platform"
   key_pair = "ops"

@@ -20,4 +20,5 @@ locals {
 
 bastion {
   allow_from = var.admin_cidrs
+  address    = var.bastion_address
 }
