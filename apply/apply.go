@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hardenctl/hardenctl/internal/fanout"
 	"github.com/hardenctl/hardenctl/plan"
 )
 
@@ -402,32 +403,29 @@ func Apply(ctx context.Context, p *plan.Plan, cloud Cloud, opts Options) (Result
 	return e.res, errors.Join(e.errs...)
 }
 
-// servers works on the server changes that pick selects, ServerConcurrency at a time.
+// servers works on the server changes that pick selects, ServerConcurrency at a time. Once
+// ctx is cancelled no server is started; it returns when every server it started is done.
 func (e *engine) servers(ctx context.Context, config string, changes []*plan.Change, pick func(*plan.Change) bool) {
-	sem := make(chan struct{}, e.opts.ServerConcurrency)
-	var wg sync.WaitGroup
+	var picked []*plan.Change
 	for _, c := range changes {
-		if !pick(c) {
-			continue
+		if pick(c) {
+			picked = append(picked, c)
 		}
-		if ctx.Err() != nil {
-			e.mu.Lock()
-			e.errs = append(e.errs, fmt.Errorf("apply interrupted before server %s: %w", c.Group, ctx.Err()))
-			e.mu.Unlock()
-			return
-		}
-		sem <- struct{}{}
-		wg.Add(1)
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			if err := e.server(ctx, config, c); err != nil {
-				e.mu.Lock()
-				e.errs = append(e.errs, err)
-				e.mu.Unlock()
-			}
-		}()
 	}
-	wg.Wait()
+	interrupted := false
+	err := fanout.Each(len(picked), e.opts.ServerConcurrency, func(i int) bool {
+		if ctx.Err() == nil {
+			return true
+		}
+		if !interrupted {
+			e.errs = append(e.errs, fmt.Errorf("apply interrupted before server %s: %w", picked[i].Group, ctx.Err()))
+			interrupted = true
+		}
+		return false
+	}, func(i int) error { return e.server(ctx, config, picked[i]) })
+	if err != nil {
+		e.errs = append(e.errs, err)
+	}
 }
 
 func (e *engine) server(ctx context.Context, config string, c *plan.Change) error {
@@ -516,7 +514,8 @@ type engine struct {
 	// incomplete are the groups whose rule changes failed: no server is booted into them.
 	incomplete map[string]bool
 	res        Result
-	errs       []error
+	// errs are appended by the goroutine that runs Apply only (the workers return theirs).
+	errs []error
 }
 
 // owned checks, on the group itself, that an existing group is still this configuration's
@@ -541,35 +540,25 @@ func (e *engine) count(n *int, d int) {
 
 // each runs fn for every group with bounded concurrency, collecting errors. Once ctx is
 // cancelled no group is started, except those that finish says must be finished; fn runs
-// under run, ctx or its grace context.
+// under run, ctx or its grace context. It returns when every group it started is done.
 func (e *engine) each(ctx, run context.Context, order []string, byGroup map[string]*work, finish func(*work) bool, fn func(context.Context, *work) error) {
-	sem := make(chan struct{}, e.opts.Concurrency)
-	var wg sync.WaitGroup
 	interrupted := false
-	for _, key := range order {
-		w := byGroup[key]
-		sem <- struct{}{} // then look at ctx: it may have been cancelled while waiting
-		if ctx.Err() != nil && (finish == nil || !finish(w)) {
-			<-sem
-			if !interrupted {
-				e.mu.Lock()
-				e.errs = append(e.errs, fmt.Errorf("apply interrupted before security group %s: %w", w.name, ctx.Err()))
-				e.mu.Unlock()
-			}
-			interrupted = true
-			continue
+	// start is asked once a slot is free: ctx may have been cancelled while waiting.
+	start := func(i int) bool {
+		w := byGroup[order[i]]
+		if ctx.Err() == nil || (finish != nil && finish(w)) {
+			return true
 		}
-		wg.Add(1)
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			if err := fn(run, w); err != nil {
-				e.mu.Lock()
-				e.errs = append(e.errs, err)
-				e.mu.Unlock()
-			}
-		}()
+		if !interrupted {
+			e.errs = append(e.errs, fmt.Errorf("apply interrupted before security group %s: %w", w.name, ctx.Err()))
+			interrupted = true
+		}
+		return false
 	}
-	wg.Wait()
+	err := fanout.Each(len(order), e.opts.Concurrency, start, func(i int) error { return fn(run, byGroup[order[i]]) })
+	if err != nil {
+		e.errs = append(e.errs, err)
+	}
 }
 
 func (e *engine) step(group, what string, n int, fn func() error) error {

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/hardenctl/hardenctl/plan"
 )
@@ -344,5 +346,51 @@ func TestApplyDeletesNewGroupLeftOpen(t *testing.T) {
 	}
 	if !f.has("delete group id-t-a") || f.has("boot t-web-01") || f.has("delete group id-t-b") {
 		t.Errorf("calls:\n%s", strings.Join(f.calls, "\n"))
+	}
+}
+
+// slowBootCloud cancels the apply (Ctrl-C) during the first boot, which then takes a while
+// to return (a request that ignores the cancellation); the others take 20 ms.
+type slowBootCloud struct {
+	fakeCloud
+	cancel  context.CancelFunc
+	running atomic.Int32
+}
+
+func (c *slowBootCloud) CreateFleetServer(ctx context.Context, spec plan.ServerSpec, gid string, tags []string) (string, error) {
+	c.running.Add(1)
+	defer c.running.Add(-1)
+	if spec.Name == "t-web-01" {
+		c.cancel()
+		time.Sleep(200 * time.Millisecond)
+	} else {
+		time.Sleep(20 * time.Millisecond)
+	}
+	return c.fakeCloud.CreateFleetServer(ctx, spec, gid, tags)
+}
+
+// Apply never returns while a worker of its own still runs: cancelled during the server
+// phase, it waits for the boots in flight (and reads their results after they are done).
+func TestApplyWaitsForServersWhenCancelled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	p := newGroupPlan(nil)
+	for _, n := range []string{"t-web-01", "t-web-02", "t-web-03", "t-web-04"} {
+		p.Changes = append(p.Changes, plan.Change{Action: plan.Create, Kind: plan.KindServer, Group: n,
+			Server: &plan.ServerSpec{Name: n, Fleet: "web", Group: "t-a"}})
+	}
+	f := &slowBootCloud{cancel: cancel}
+	res, err := Apply(ctx, p, f, Options{ServerConcurrency: 2})
+	if n := f.running.Load(); n != 0 {
+		t.Fatalf("Apply returned while %d boot(s) still ran", n)
+	}
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("err = %v, want the interruption", err)
+	}
+	if f.has("boot t-web-03") || f.has("boot t-web-04") {
+		t.Errorf("a server was booted after the interruption:\n%s", strings.Join(f.calls, "\n"))
+	}
+	if res.Added != 4 { // two groups, two servers
+		t.Errorf("added %d, want 4 (the boots in flight are counted)", res.Added)
 	}
 }
