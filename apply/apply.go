@@ -418,7 +418,7 @@ func (e *engine) servers(ctx context.Context, config string, changes []*plan.Cha
 			return true
 		}
 		if !interrupted {
-			e.errs = append(e.errs, fmt.Errorf("apply interrupted before server %s: %w", picked[i].Group, ctx.Err()))
+			e.errs = append(e.errs, fmt.Errorf("apply interrupted before server %s: %w", picked[i].ServerName, ctx.Err()))
 			interrupted = true
 		}
 		return false
@@ -435,21 +435,21 @@ func (e *engine) server(ctx context.Context, config string, c *plan.Change) erro
 		gid := e.ids[c.Server.Group]
 		e.mu.Unlock()
 		if gid == "" {
-			return fmt.Errorf("server %s: its zone's security group %s does not exist", c.Group, c.Server.Group)
+			return fmt.Errorf("server %s: its zone's security group %s does not exist", c.ServerName, c.Server.Group)
 		}
 		e.mu.Lock()
 		incomplete := e.incomplete[c.Server.Group]
 		e.mu.Unlock()
 		if incomplete {
-			return fmt.Errorf("server %s not booted: its zone's security group %s did not get all its rules; the next apply boots it", c.Group, c.Server.Group)
+			return fmt.Errorf("server %s not booted: its zone's security group %s did not get all its rules; the next apply boots it", c.ServerName, c.Server.Group)
 		}
-		return e.step(c.Group, "boot server", 1, func() error {
+		return e.step(c.ServerName, "boot server", 1, func() error {
 			id, err := e.cloud.CreateFleetServer(ctx, *c.Server, gid, plan.FleetTags(config, c.Server.Fleet))
 			if err != nil {
 				return err
 			}
 			if err := e.cloud.WaitServerActive(ctx, id); err != nil {
-				return fmt.Errorf("server %s (%s): %w", c.Group, id, err)
+				return fmt.Errorf("server %s (%s): %w", c.ServerName, id, err)
 			}
 			e.count(&e.res.Added, 1)
 			return nil
@@ -457,11 +457,11 @@ func (e *engine) server(ctx context.Context, config string, c *plan.Change) erro
 	case plan.Rebuild:
 		if !e.opts.AllowRebuild && !c.Server.Rebuild {
 			e.mu.Lock()
-			e.res.SkippedRebuilds = append(e.res.SkippedRebuilds, c.Group)
+			e.res.SkippedRebuilds = append(e.res.SkippedRebuilds, c.ServerName)
 			e.mu.Unlock()
 			return nil
 		}
-		return e.step(c.Group, "rebuild server", 1, func() error {
+		return e.step(c.ServerName, "rebuild server", 1, func() error {
 			if err := e.cloud.CheckServerOwned(ctx, c.ID, e.owner); err != nil {
 				return err
 			}
@@ -472,7 +472,7 @@ func (e *engine) server(ctx context.Context, config string, c *plan.Change) erro
 			return nil
 		})
 	case plan.Delete:
-		return e.step(c.Group, "delete server", 1, func() error {
+		return e.step(c.ServerName, "delete server", 1, func() error {
 			if err := e.cloud.CheckServerOwned(ctx, c.ID, e.owner); err != nil {
 				return err
 			}

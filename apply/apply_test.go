@@ -287,7 +287,7 @@ func TestApplyRechecksOwnership(t *testing.T) {
 		{Action: plan.Delete, Kind: plan.KindRule, Group: "t-a", GroupID: "ga", ID: "ra", Rule: &rule},
 		{Action: plan.Delete, Kind: plan.KindRule, Group: "t-b", GroupID: "gb", ID: "foreign-rule", Rule: &rule},
 		{Action: plan.Delete, Kind: plan.KindGroup, Group: "t-c", GroupID: "gc", ID: "gc"},
-		{Action: plan.Delete, Kind: plan.KindServer, Group: "t-web-01", ID: "srv1"},
+		{Action: plan.Delete, Kind: plan.KindServer, ServerName: "t-web-01", ID: "srv1"},
 	}}
 	f := &fakeCloud{notOwned: map[string]bool{"ga": true, "gc": true, "srv1": true}, groupRules: map[string][]string{"gb": {"rb"}}}
 	_, err := Apply(context.Background(), p, f, Options{})
@@ -337,7 +337,7 @@ func TestApplyChecksQuotaFirst(t *testing.T) {
 // again, and no server is booted into it.
 func TestApplyDeletesNewGroupLeftOpen(t *testing.T) {
 	p := newGroupPlan(nil)
-	p.Changes = append(p.Changes, plan.Change{Action: plan.Create, Kind: plan.KindServer, Group: "t-web-01",
+	p.Changes = append(p.Changes, plan.Change{Action: plan.Create, Kind: plan.KindServer, ServerName: "t-web-01",
 		Server: &plan.ServerSpec{Name: "t-web-01", Fleet: "web", Group: "t-a"}})
 	f := &fakeCloud{failRule: map[string]bool{"t-a-def4": true}}
 	_, err := Apply(context.Background(), p, f, Options{})
@@ -376,7 +376,7 @@ func TestApplyWaitsForServersWhenCancelled(t *testing.T) {
 	defer cancel()
 	p := newGroupPlan(nil)
 	for _, n := range []string{"t-web-01", "t-web-02", "t-web-03", "t-web-04"} {
-		p.Changes = append(p.Changes, plan.Change{Action: plan.Create, Kind: plan.KindServer, Group: n,
+		p.Changes = append(p.Changes, plan.Change{Action: plan.Create, Kind: plan.KindServer, ServerName: n,
 			Server: &plan.ServerSpec{Name: n, Fleet: "web", Group: "t-a"}})
 	}
 	f := &slowBootCloud{cancel: cancel}

@@ -8,7 +8,7 @@ import (
 )
 
 func TestRebuildOnlyWhenAllowed(t *testing.T) {
-	p := &plan.Plan{Config: "t", Changes: []plan.Change{{Action: plan.Rebuild, Kind: plan.KindServer, Group: "t-web-01", ID: "s1",
+	p := &plan.Plan{Config: "t", Changes: []plan.Change{{Action: plan.Rebuild, Kind: plan.KindServer, ServerName: "t-web-01", ID: "s1",
 		Server: &plan.ServerSpec{Name: "t-web-01", ImageID: "img2"}}}}
 	f := &fakeCloud{}
 	res, err := Apply(context.Background(), p, f, Options{})
