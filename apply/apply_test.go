@@ -10,6 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/hardenctl/hardenctl/event"
 	"github.com/hardenctl/hardenctl/plan"
 )
 
@@ -164,9 +167,9 @@ func TestApplyGoesOnAfterOneGroupFails(t *testing.T) {
 		"t-b": {{Direction: plan.Ingress, EtherType: plan.IPv4, Protocol: "tcp", PortMin: 2, PortMax: 2, RemoteGroup: "t-a"},
 			{Direction: plan.Ingress, EtherType: plan.IPv4, Protocol: "tcp", PortMin: 3, PortMax: 3}},
 	})
-	var events []Event
+	var events []event.Event
 	var mu sync.Mutex
-	_, err := Apply(context.Background(), p, f, Options{Hook: HookFunc(func(e Event) { mu.Lock(); events = append(events, e); mu.Unlock() })})
+	_, err := Apply(context.Background(), p, f, Options{Hook: event.Observe(func(e event.Event) { mu.Lock(); events = append(events, e); mu.Unlock() })})
 	if err == nil {
 		t.Fatal("apply with a failed group creation returned no error")
 	}
@@ -180,7 +183,7 @@ func TestApplyGoesOnAfterOneGroupFails(t *testing.T) {
 	}
 	failed := false
 	for _, e := range events {
-		if e.Done && e.Err != nil && e.Group == "t-a" {
+		if e.Failed() && e.Kind == event.KindSecurityGroup && e.Address == "t-a" && e.Action == "create" {
 			failed = true
 		}
 	}
@@ -392,5 +395,88 @@ func TestApplyWaitsForServersWhenCancelled(t *testing.T) {
 	}
 	if res.Added != 4 { // two groups, two servers
 		t.Errorf("added %d, want 4 (the boots in flight are counted)", res.Added)
+	}
+}
+
+// recorder is a hook that keeps the events and answers Halt to the end of the step halt
+// names ("t-a create").
+type recorder struct {
+	mu     sync.Mutex
+	events []string
+	halt   string
+}
+
+func (r *recorder) Event(e event.Event) event.Action {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	line := fmt.Sprintf("%s %s %s %s", e.Kind, e.Address, e.Action, e.Phase)
+	if e.Err != nil {
+		line += " failed"
+	}
+	r.events = append(r.events, line)
+	if e.Phase == event.End && e.Address+" "+e.Action == r.halt {
+		return event.Halt
+	}
+	return event.Continue
+}
+
+// Halt after the first group is created: that group still gets its rules and loses Neutron's
+// allow-all egress (its own steps), no other group is started, no server either, and Apply
+// says it was halted and counts what it did.
+func TestApplyHaltAfterFirstGroup(t *testing.T) {
+	rules := []plan.Rule{{Direction: plan.Ingress, EtherType: plan.IPv4, Protocol: "tcp", PortMin: 443, PortMax: 443}}
+	p := newGroupPlan(map[string][]plan.Rule{"t-a": rules, "t-b": rules})
+	p.Changes = append(p.Changes, plan.Change{Action: plan.Create, Kind: plan.KindServer, ServerName: "t-web-01",
+		Server: &plan.ServerSpec{Name: "t-web-01", Fleet: "web", Group: "t-a"}})
+	f := &fakeCloud{}
+	h := &recorder{halt: "t-a create"}
+	res, err := Apply(context.Background(), p, f, Options{Concurrency: 1, Hook: h})
+	if !errors.Is(err, event.ErrHalted) || !strings.Contains(err.Error(), "apply halted before security group t-b") {
+		t.Fatalf("err = %v, want halted before t-b", err)
+	}
+	for _, want := range []string{"create group t-a", "bulk id-t-a [ingress IPv4 tcp 443", "delete rule t-a-def4", "delete rule t-a-def6"} {
+		if !f.has(want) {
+			t.Errorf("no call %q; calls:\n%s", want, strings.Join(f.calls, "\n"))
+		}
+	}
+	if f.has("create group t-b") || f.has("boot") {
+		t.Errorf("work was started after the halt:\n%s", strings.Join(f.calls, "\n"))
+	}
+	if res.Added != 2 || res.Changed != 0 || res.Destroyed != 0 {
+		t.Errorf("result %+v, want 2 added (t-a and its rule)", res)
+	}
+	want := []string{
+		"security_group t-a create start", "security_group t-a create end",
+		"security_group t-a create rules start", "security_group t-a create rules end",
+		"security_group t-a delete rules start", "security_group t-a delete rules end",
+	}
+	if d := cmp.Diff(want, h.events); d != "" {
+		t.Errorf("events (-want +got):\n%s", d)
+	}
+}
+
+// Halt during the servers: the boot that was answered finishes, no other server starts, and
+// no group is deleted after it.
+func TestApplyHaltDuringServers(t *testing.T) {
+	p := newGroupPlan(nil)
+	for _, n := range []string{"t-web-01", "t-web-02", "t-web-03"} {
+		p.Changes = append(p.Changes, plan.Change{Action: plan.Create, Kind: plan.KindServer, ServerName: n,
+			Server: &plan.ServerSpec{Name: n, Fleet: "web", Group: "t-a"}})
+	}
+	p.Changes = append(p.Changes, plan.Change{Action: plan.Delete, Kind: plan.KindGroup, Group: "t-old", GroupID: "g-old", ID: "g-old"})
+	f := &fakeCloud{}
+	h := &recorder{halt: "t-web-01 boot"}
+	res, err := Apply(context.Background(), p, f, Options{ServerConcurrency: 1, Hook: h})
+	if !errors.Is(err, event.ErrHalted) || !strings.Contains(err.Error(), "apply halted before server t-web-02") {
+		t.Fatalf("err = %v, want halted before t-web-02", err)
+	}
+	if !f.has("boot t-web-01") || f.has("boot t-web-02") || f.has("boot t-web-03") || f.has("delete group g-old") {
+		t.Errorf("calls:\n%s", strings.Join(f.calls, "\n"))
+	}
+	if res.Added != 3 || res.Destroyed != 0 {
+		t.Errorf("result %+v, want 3 added (two groups, one server), nothing destroyed", res)
+	}
+	if n := strings.Count(strings.Join(h.events, "\n"), "server "); n != 2 {
+		t.Errorf("%d server events, want the boot's start and end:\n%s", n, strings.Join(h.events, "\n"))
 	}
 }

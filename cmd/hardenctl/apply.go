@@ -12,6 +12,7 @@ import (
 
 	"github.com/hardenctl/hardenctl/apply"
 	"github.com/hardenctl/hardenctl/config"
+	"github.com/hardenctl/hardenctl/event"
 	"github.com/hardenctl/hardenctl/lock"
 	"github.com/hardenctl/hardenctl/plan"
 	"github.com/hardenctl/hardenctl/provider/openstack"
@@ -187,17 +188,7 @@ func checkSavedPlan(ctx context.Context, cfg *config.Config, cloud *openstack.Cl
 }
 
 func execute(ctx context.Context, g *globals, p *plan.Plan, cloud apply.Cloud, opts apply.Options) error {
-	hook := apply.HookFunc(func(e apply.Event) {
-		switch {
-		case !e.Done:
-			fmt.Fprintf(g.stderr, "%s: %s (%d)...\n", e.Group, e.Step, e.Count)
-		case e.Err != nil:
-			fmt.Fprintf(g.stderr, "%s: %s failed after %s: %v\n", e.Group, e.Step, e.Elapsed.Round(time.Millisecond), e.Err)
-		default:
-			fmt.Fprintf(g.stderr, "%s: %s done in %s\n", e.Group, e.Step, e.Elapsed.Round(time.Millisecond))
-		}
-	})
-	opts.Hook = hook
+	opts.Hook = &event.Text{W: g.stderr, Verbose: g.verbose}
 	res, err := apply.Apply(ctx, p, cloud, opts)
 	if err != nil {
 		fmt.Fprintf(g.stdout, "\nApply failed part-way: %d added, %d changed, %d destroyed. Run plan to see what is left; apply again converges.\n", res.Added, res.Changed, res.Destroyed)
