@@ -71,7 +71,7 @@ func TestScanUnreachableHosts(t *testing.T) {
 	if b, _ := os.ReadFile(o.junit); !bytes.Contains(b, []byte(`<testsuite name="a"`)) {
 		t.Errorf("junit:\n%s", b)
 	}
-	if !strings.Contains(errOut.String(), "b: unreachable") {
+	if !strings.Contains(errOut.String(), "host b: scan failed (unreachable) after") {
 		t.Errorf("progress on stderr:\n%s", errOut.String())
 	}
 }
