@@ -70,7 +70,7 @@ type Change struct {
 	GroupID string `json:"group_id,omitempty"` // known when the group exists
 	// ServerName is the Nova name of the server (server changes only).
 	ServerName string `json:"server_name,omitempty"`
-	ID      string `json:"id,omitempty"`       // the resource's id, for updates and deletes
+	ID         string `json:"id,omitempty"` // the resource's id, for updates and deletes
 	// Description is the group's new description (group create and update).
 	Description string `json:"description,omitempty"`
 	// OldDescription is the group's description in the cloud (group update).
