@@ -1,12 +1,32 @@
 package main
 
 import (
+	"bytes"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 )
+
+// lockedBuffer is a bytes.Buffer safe for the concurrent writers a shared stderr has.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
 
 // The ssh block's concurrency bounds the hosts a scan connects and uploads to at once (ahead
 // of the --concurrency hosts running oscap); without a configuration, Fleet's default.
