@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hardenctl/hardenctl/event"
+	"github.com/hardenctl/hardenctl/internal/fanout"
 	"github.com/hardenctl/hardenctl/plan"
 )
 
@@ -105,28 +107,6 @@ var neutronDefaults = []plan.ObservedRule{
 	{Rule: plan.Rule{Direction: plan.Egress, EtherType: plan.IPv6}},
 }
 
-// Event is one step of an apply, reported before (Err nil, Done false) and after it.
-type Event struct {
-	Group   string        // the security group's name
-	Step    string        // "create group", "update group", "create rules", "delete rules", "delete group"
-	Count   int           // how many resources the step touches
-	Done    bool          // false before, true after
-	Err     error         // after: the step's error
-	Elapsed time.Duration // after: how long it took
-}
-
-// Hook receives progress. The engine never prints; the CLI, a JSON writer or a TUI subscribe.
-// Calls may come from several goroutines at once.
-type Hook interface {
-	Event(Event)
-}
-
-// HookFunc adapts a function to Hook.
-type HookFunc func(Event)
-
-// Event calls f.
-func (f HookFunc) Event(e Event) { f(e) }
-
 // Options tune Apply.
 type Options struct {
 	// Concurrency bounds the groups worked on at once (default 4).
@@ -136,7 +116,18 @@ type Options struct {
 	// AllowRebuild lets apply rebuild servers onto a new image (the root disk is wiped);
 	// without it, and without the fleet's allow_rebuild, planned rebuilds are skipped.
 	AllowRebuild bool
-	Hook         Hook
+	// Hook receives an event.Event at the start and end of every step (nil: event.Nop). Kind
+	// security_group, Address the group's name, Action "create", "update", "create rules",
+	// "delete rules", "delete group", "delete orphan group" or "delete incomplete group";
+	// Kind server, Address the server's name, Action "boot", "rebuild" or "delete" (and an
+	// Info event with Status "skipped" for a rebuild not allowed). Calls may come from
+	// several goroutines at once. A Halt answer, to any event, stops apply from starting any
+	// further group or server: the work in flight finishes its own steps (a group already
+	// created still gets its rules and loses Neutron's allow-all egress), and Apply returns
+	// an error wrapping event.ErrHalted.
+	Hook event.Hook
+	// Now is the clock the steps are timed by (nil: time.Now); tests pin it.
+	Now func() time.Time
 }
 
 // Result counts what Apply did.
@@ -154,14 +145,15 @@ type Result struct {
 //  3. delete groups (their rules, and rules naming them, go with them).
 //
 // Groups are worked on concurrently. A failure in one group does not stop the others; the
-// errors are joined. Whatever happened, the cloud is left in a state the next plan
+// errors are joined. Once ctx is cancelled or the hook says Halt, no further group or server
+// is started (see Options.Hook), and Apply returns only when all its work in flight is done. Whatever happened, the cloud is left in a state the next plan
 // converges from: every group hardenctl created is tagged, so it is found again.
 func Apply(ctx context.Context, p *plan.Plan, cloud Cloud, opts Options) (Result, error) {
 	if opts.Concurrency <= 0 {
 		opts.Concurrency = 4
 	}
-	if opts.Hook == nil {
-		opts.Hook = HookFunc(func(Event) {})
+	if opts.Now == nil {
+		opts.Now = time.Now
 	}
 	if opts.ServerConcurrency <= 0 {
 		opts.ServerConcurrency = 4
@@ -178,7 +170,7 @@ func Apply(ctx context.Context, p *plan.Plan, cloud Cloud, opts Options) (Result
 			}
 		}
 	}
-	e := &engine{cloud: cloud, opts: opts, owner: plan.OwnerTags(p.Config), ids: map[string]string{}, defaults: map[string][]plan.ObservedRule{}, incomplete: map[string]bool{}}
+	e := &engine{cloud: cloud, opts: opts, gate: event.NewGate(opts.Hook), owner: plan.OwnerTags(p.Config), ids: map[string]string{}, defaults: map[string][]plan.ObservedRule{}, incomplete: map[string]bool{}}
 	// Work is keyed by group id (by name only for groups still to create): two owned groups
 	// may share a name (two applies at once made both), and the plan deletes the duplicate
 	// while it changes the rules of the one it keeps.
@@ -234,7 +226,7 @@ func Apply(ctx context.Context, p *plan.Plan, cloud Cloud, opts Options) (Result
 		}
 		switch w.group.Action {
 		case plan.Create:
-			return e.step(w.name, "create group", 1, func() error {
+			return e.groupStep(w.name, "create", 1, func() error {
 				id, defaults, err := cloud.CreateSecurityGroup(ctx, w.name, w.group.Description, plan.OwnerTags(p.Config))
 				if err != nil {
 					return err
@@ -247,7 +239,7 @@ func Apply(ctx context.Context, p *plan.Plan, cloud Cloud, opts Options) (Result
 				return nil
 			})
 		case plan.Update:
-			return e.step(w.name, "update group", 1, func() error {
+			return e.groupStep(w.name, "update", 1, func() error {
 				if _, err := e.owned(ctx, w); err != nil {
 					return err
 				}
@@ -308,7 +300,7 @@ func Apply(ctx context.Context, p *plan.Plan, cloud Cloud, opts Options) (Result
 		}
 		err := resolveErr
 		if len(specs) > 0 {
-			err = errors.Join(err, e.step(w.name, "create rules", len(specs), func() error {
+			err = errors.Join(err, e.groupStep(w.name, "create rules", len(specs), func() error {
 				if err := cloud.CreateSecurityGroupRules(ctx, gid, specs); err != nil {
 					return err
 				}
@@ -327,7 +319,7 @@ func Apply(ctx context.Context, p *plan.Plan, cloud Cloud, opts Options) (Result
 		}
 		defaultsLeft := 0
 		if len(ids) > 0 {
-			err = errors.Join(err, e.step(w.name, "delete rules", len(ids), func() error {
+			err = errors.Join(err, e.groupStep(w.name, "delete rules", len(ids), func() error {
 				if len(w.deletes) > 0 {
 					have, err := e.owned(ctx, w)
 					if err != nil {
@@ -360,7 +352,7 @@ func Apply(ctx context.Context, p *plan.Plan, cloud Cloud, opts Options) (Result
 		if defaultsLeft > 0 && w.id() == "" {
 			// A group this apply made still has Neutron's allow-all egress: it goes again, and
 			// the next apply makes it afresh, rather than stand open.
-			derr := e.step(w.name, "delete incomplete group", 1, func() error { return cloud.DeleteSecurityGroup(ctx, gid) })
+			derr := e.groupStep(w.name, "delete incomplete group", 1, func() error { return cloud.DeleteSecurityGroup(ctx, gid) })
 			if derr != nil {
 				return errors.Join(err, fmt.Errorf("security group %s (%s) keeps Neutron's allow-all egress: removing it failed, and deleting the group too: %w", w.name, gid, derr))
 			}
@@ -380,7 +372,7 @@ func Apply(ctx context.Context, p *plan.Plan, cloud Cloud, opts Options) (Result
 			return nil
 		}
 		if w.group.Reason == plan.ReasonOrphan {
-			return e.step(w.name, "delete orphan group", 1, func() error {
+			return e.groupStep(w.name, "delete orphan group", 1, func() error {
 				if err := cloud.DeleteOrphanGroup(ctx, w.id(), plan.CreatingDescription(e.owner)); err != nil {
 					return err
 				}
@@ -388,7 +380,7 @@ func Apply(ctx context.Context, p *plan.Plan, cloud Cloud, opts Options) (Result
 				return nil
 			})
 		}
-		return e.step(w.name, "delete group", 1, func() error {
+		return e.groupStep(w.name, "delete group", 1, func() error {
 			if _, err := e.owned(ctx, w); err != nil {
 				return err
 			}
@@ -402,32 +394,22 @@ func Apply(ctx context.Context, p *plan.Plan, cloud Cloud, opts Options) (Result
 	return e.res, errors.Join(e.errs...)
 }
 
-// servers works on the server changes that pick selects, ServerConcurrency at a time.
+// servers works on the server changes that pick selects, ServerConcurrency at a time. Once
+// ctx is cancelled or a hook said Halt, no server is started; it returns when every server
+// it started is done.
 func (e *engine) servers(ctx context.Context, config string, changes []*plan.Change, pick func(*plan.Change) bool) {
-	sem := make(chan struct{}, e.opts.ServerConcurrency)
-	var wg sync.WaitGroup
+	var picked []*plan.Change
 	for _, c := range changes {
-		if !pick(c) {
-			continue
+		if pick(c) {
+			picked = append(picked, c)
 		}
-		if ctx.Err() != nil {
-			e.mu.Lock()
-			e.errs = append(e.errs, fmt.Errorf("apply interrupted before server %s: %w", c.Group, ctx.Err()))
-			e.mu.Unlock()
-			return
-		}
-		sem <- struct{}{}
-		wg.Add(1)
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			if err := e.server(ctx, config, c); err != nil {
-				e.mu.Lock()
-				e.errs = append(e.errs, err)
-				e.mu.Unlock()
-			}
-		}()
 	}
-	wg.Wait()
+	err := fanout.Each(len(picked), e.opts.ServerConcurrency, func(i int) bool {
+		return e.mayStart(ctx, "server "+picked[i].ServerName)
+	}, func(i int) error { return e.server(ctx, config, picked[i]) })
+	if err != nil {
+		e.errs = append(e.errs, err)
+	}
 }
 
 func (e *engine) server(ctx context.Context, config string, c *plan.Change) error {
@@ -437,21 +419,21 @@ func (e *engine) server(ctx context.Context, config string, c *plan.Change) erro
 		gid := e.ids[c.Server.Group]
 		e.mu.Unlock()
 		if gid == "" {
-			return fmt.Errorf("server %s: its zone's security group %s does not exist", c.Group, c.Server.Group)
+			return fmt.Errorf("server %s: its zone's security group %s does not exist", c.ServerName, c.Server.Group)
 		}
 		e.mu.Lock()
 		incomplete := e.incomplete[c.Server.Group]
 		e.mu.Unlock()
 		if incomplete {
-			return fmt.Errorf("server %s not booted: its zone's security group %s did not get all its rules; the next apply boots it", c.Group, c.Server.Group)
+			return fmt.Errorf("server %s not booted: its zone's security group %s did not get all its rules; the next apply boots it", c.ServerName, c.Server.Group)
 		}
-		return e.step(c.Group, "boot server", 1, func() error {
+		return e.serverStep(c.ServerName, "boot", func() error {
 			id, err := e.cloud.CreateFleetServer(ctx, *c.Server, gid, plan.FleetTags(config, c.Server.Fleet))
 			if err != nil {
 				return err
 			}
 			if err := e.cloud.WaitServerActive(ctx, id); err != nil {
-				return fmt.Errorf("server %s (%s): %w", c.Group, id, err)
+				return fmt.Errorf("server %s (%s): %w", c.ServerName, id, err)
 			}
 			e.count(&e.res.Added, 1)
 			return nil
@@ -459,11 +441,13 @@ func (e *engine) server(ctx context.Context, config string, c *plan.Change) erro
 	case plan.Rebuild:
 		if !e.opts.AllowRebuild && !c.Server.Rebuild {
 			e.mu.Lock()
-			e.res.SkippedRebuilds = append(e.res.SkippedRebuilds, c.Group)
+			e.res.SkippedRebuilds = append(e.res.SkippedRebuilds, c.ServerName)
 			e.mu.Unlock()
+			e.gate.Send(event.Event{Kind: event.KindServer, Address: c.ServerName, Action: "rebuild", Phase: event.Info, Status: "skipped",
+				Message: "rebuild skipped: it wipes the root disk; apply with -allow-rebuild, or set allow_rebuild = true on the fleet"})
 			return nil
 		}
-		return e.step(c.Group, "rebuild server", 1, func() error {
+		return e.serverStep(c.ServerName, "rebuild", func() error {
 			if err := e.cloud.CheckServerOwned(ctx, c.ID, e.owner); err != nil {
 				return err
 			}
@@ -474,7 +458,7 @@ func (e *engine) server(ctx context.Context, config string, c *plan.Change) erro
 			return nil
 		})
 	case plan.Delete:
-		return e.step(c.Group, "delete server", 1, func() error {
+		return e.serverStep(c.ServerName, "delete", func() error {
 			if err := e.cloud.CheckServerOwned(ctx, c.ID, e.owner); err != nil {
 				return err
 			}
@@ -509,6 +493,7 @@ func (w *work) id() string {
 type engine struct {
 	cloud    Cloud
 	opts     Options
+	gate     *event.Gate
 	owner    []string // the configuration's ownership tags
 	mu       sync.Mutex
 	ids      map[string]string // group name -> id
@@ -516,7 +501,10 @@ type engine struct {
 	// incomplete are the groups whose rule changes failed: no server is booted into them.
 	incomplete map[string]bool
 	res        Result
-	errs       []error
+	// errs are appended by the goroutine that runs Apply only (the workers return theirs).
+	errs []error
+	// stopped: the first unit refused after a cancel or a Halt is in errs.
+	stopped bool
 }
 
 // owned checks, on the group itself, that an existing group is still this configuration's
@@ -540,43 +528,61 @@ func (e *engine) count(n *int, d int) {
 }
 
 // each runs fn for every group with bounded concurrency, collecting errors. Once ctx is
-// cancelled no group is started, except those that finish says must be finished; fn runs
-// under run, ctx or its grace context.
+// cancelled or a hook said Halt, no group is started, except those that finish says must be
+// finished; fn runs
+// under run, ctx or its grace context. It returns when every group it started is done.
 func (e *engine) each(ctx, run context.Context, order []string, byGroup map[string]*work, finish func(*work) bool, fn func(context.Context, *work) error) {
-	sem := make(chan struct{}, e.opts.Concurrency)
-	var wg sync.WaitGroup
-	interrupted := false
-	for _, key := range order {
-		w := byGroup[key]
-		sem <- struct{}{} // then look at ctx: it may have been cancelled while waiting
-		if ctx.Err() != nil && (finish == nil || !finish(w)) {
-			<-sem
-			if !interrupted {
-				e.mu.Lock()
-				e.errs = append(e.errs, fmt.Errorf("apply interrupted before security group %s: %w", w.name, ctx.Err()))
-				e.mu.Unlock()
-			}
-			interrupted = true
-			continue
+	// start is asked once a slot is free: ctx may have been cancelled, or a hook may have
+	// said Halt, while waiting.
+	start := func(i int) bool {
+		w := byGroup[order[i]]
+		if finish != nil && finish(w) {
+			return true
 		}
-		wg.Add(1)
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			if err := fn(run, w); err != nil {
-				e.mu.Lock()
-				e.errs = append(e.errs, err)
-				e.mu.Unlock()
-			}
-		}()
+		return e.mayStart(ctx, "security group "+w.name)
 	}
-	wg.Wait()
+	err := fanout.Each(len(order), e.opts.Concurrency, start, func(i int) error { return fn(run, byGroup[order[i]]) })
+	if err != nil {
+		e.errs = append(e.errs, err)
+	}
 }
 
-func (e *engine) step(group, what string, n int, fn func() error) error {
-	e.opts.Hook.Event(Event{Group: group, Step: what, Count: n})
-	start := time.Now()
+// mayStart reports whether a new unit of work (what) may start: not once ctx is cancelled
+// or a hook said Halt. The first refusal of the apply is recorded as its error.
+func (e *engine) mayStart(ctx context.Context, what string) bool {
+	var err error
+	switch {
+	case ctx.Err() != nil:
+		err = fmt.Errorf("apply interrupted before %s: %w", what, ctx.Err())
+	case e.gate.Halted():
+		err = fmt.Errorf("apply halted before %s: %w", what, event.ErrHalted)
+	default:
+		return true
+	}
+	if !e.stopped {
+		e.errs = append(e.errs, err)
+		e.stopped = true
+	}
+	return false
+}
+
+func (e *engine) groupStep(name, action string, n int, fn func() error) error {
+	return e.step(event.Event{Kind: event.KindSecurityGroup, Address: name, Action: action, Count: n}, fn)
+}
+
+func (e *engine) serverStep(name, action string, fn func() error) error {
+	return e.step(event.Event{Kind: event.KindServer, Address: name, Action: action}, fn)
+}
+
+// step reports ev's start, runs fn and reports its end. A Halt answer is remembered by the
+// gate (mayStart reads it); the step itself runs to its end.
+func (e *engine) step(ev event.Event, fn func() error) error {
+	ev.Phase = event.Start
+	e.gate.Send(ev)
+	start := e.opts.Now()
 	err := fn()
-	e.opts.Hook.Event(Event{Group: group, Step: what, Count: n, Done: true, Err: err, Elapsed: time.Since(start)})
+	ev.Phase, ev.Err, ev.Elapsed = event.End, err, e.opts.Now().Sub(start)
+	e.gate.Send(ev)
 	return err
 }
 

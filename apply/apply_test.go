@@ -6,115 +6,21 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/hardenctl/hardenctl/apply/applytest"
+	"github.com/hardenctl/hardenctl/event"
 	"github.com/hardenctl/hardenctl/plan"
 )
 
-// fakeCloud records calls; groups named in failCreate fail to be created. Error paths only:
-// the integration tests apply against the test bed's Neutron.
-type fakeCloud struct {
-	mu         sync.Mutex
-	failCreate map[string]bool
-	calls      []string
-	nextID     int
-	// notOwned are ids of groups and servers that lost their ownership tags meanwhile.
-	notOwned map[string]bool
-	// groupRules are the rule ids each group has (checked before rule deletes).
-	groupRules map[string][]string
-	failRule   map[string]bool // rule deletes that fail
-}
+// fakeCloud is applytest's fake cloud, shared with the CLI's golden tests.
+type fakeCloud = applytest.Cloud
 
-func (f *fakeCloud) OwnedGroupRules(_ context.Context, id string, tags []string) ([]string, error) {
-	f.record("check group %s", id)
-	if f.notOwned[id] {
-		return nil, fmt.Errorf("security group %s does not carry %v", id, tags)
-	}
-	return f.groupRules[id], nil
-}
-
-func (f *fakeCloud) DeleteOrphanGroup(_ context.Context, id, marker string) error {
-	f.record("delete orphan %s %q", id, marker)
-	return nil
-}
-
-func (f *fakeCloud) CheckServerOwned(_ context.Context, id string, tags []string) error {
-	if f.notOwned[id] {
-		return fmt.Errorf("server %s does not carry %v", id, tags)
-	}
-	return nil
-}
-
-func (f *fakeCloud) record(format string, args ...any) {
-	f.mu.Lock()
-	f.calls = append(f.calls, fmt.Sprintf(format, args...))
-	f.mu.Unlock()
-}
-
-func (f *fakeCloud) CreateSecurityGroup(_ context.Context, name, _ string, tags []string) (string, []plan.ObservedRule, error) {
-	if f.failCreate[name] {
-		return "", nil, errors.New("create security group " + name + ": quota exceeded")
-	}
-	f.record("create group %s tags=%v", name, tags)
-	defaults := []plan.ObservedRule{
-		{ID: name + "-def4", Rule: plan.Rule{Direction: plan.Egress, EtherType: plan.IPv4}},
-		{ID: name + "-def6", Rule: plan.Rule{Direction: plan.Egress, EtherType: plan.IPv6}},
-	}
-	return "id-" + name, defaults, nil
-}
-
-func (f *fakeCloud) UpdateSecurityGroup(_ context.Context, id, d string) error {
-	f.record("update %s %q", id, d)
-	return nil
-}
-
-func (f *fakeCloud) DeleteSecurityGroup(_ context.Context, id string) error {
-	f.record("delete group %s", id)
-	return nil
-}
-
-func (f *fakeCloud) CreateSecurityGroupRules(_ context.Context, gid string, rules []plan.ObservedRule) error {
-	var rs []string
-	for _, r := range rules {
-		rs = append(rs, r.Rule.String()+" remote="+r.RemoteGroupID)
-	}
-	f.record("bulk %s [%s]", gid, strings.Join(rs, "; "))
-	return nil
-}
-
-func (f *fakeCloud) DeleteSecurityGroupRule(_ context.Context, id string) error {
-	if f.failRule[id] {
-		return errors.New("delete security group rule " + id + ": 429, retry after 300 s")
-	}
-	f.record("delete rule %s", id)
-	return nil
-}
-
-func (f *fakeCloud) CreateFleetServer(_ context.Context, spec plan.ServerSpec, gid string, tags []string) (string, error) {
-	f.record("boot %s in %s", spec.Name, gid)
-	return "srv-" + spec.Name, nil
-}
-
-func (f *fakeCloud) WaitServerActive(context.Context, string) error { return nil }
-
-func (f *fakeCloud) RebuildServer(_ context.Context, id, image string) error {
-	f.record("rebuild %s onto %s", id, image)
-	return nil
-}
-
-func (f *fakeCloud) DeleteServer(_ context.Context, id string) error {
-	f.record("delete server %s", id)
-	return nil
-}
-
-func (f *fakeCloud) has(prefix string) bool {
-	for _, c := range f.calls {
-		if strings.HasPrefix(c, prefix) {
-			return true
-		}
-	}
-	return false
-}
+var _ Cloud = (*fakeCloud)(nil)
 
 func newGroupPlan(rules map[string][]plan.Rule) *plan.Plan {
 	p := &plan.Plan{Config: "t"}
@@ -138,17 +44,17 @@ func TestApplyResolvesRemoteGroupsAndRemovesDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !f.has("bulk id-t-a [ingress IPv4 tcp 22 from anywhere remote=id-t-b]") {
-		t.Errorf("the remote group was not resolved to its new id: %v", f.calls)
+	if !f.Has("bulk id-t-a [ingress IPv4 tcp 22 from anywhere remote=id-t-b]") {
+		t.Errorf("the remote group was not resolved to its new id: %v", f.Calls)
 	}
-	if f.has("bulk id-t-b") || f.has("delete rule t-b-def4") || !f.has("delete rule t-b-def6") {
-		t.Errorf("the default rule t-b wants was not kept (or the other not removed): %v", f.calls)
+	if f.Has("bulk id-t-b") || f.Has("delete rule t-b-def4") || !f.Has("delete rule t-b-def6") {
+		t.Errorf("the default rule t-b wants was not kept (or the other not removed): %v", f.Calls)
 	}
-	if !f.has("delete rule t-a-def4") || !f.has("delete rule t-a-def6") {
-		t.Errorf("Neutron's allow-all egress rules were not removed from t-a: %v", f.calls)
+	if !f.Has("delete rule t-a-def4") || !f.Has("delete rule t-a-def6") {
+		t.Errorf("Neutron's allow-all egress rules were not removed from t-a: %v", f.Calls)
 	}
-	if !f.has("create group t-a tags=[managed-by:hardenctl hardenctl-config:t]") {
-		t.Errorf("groups are not created with the ownership tags: %v", f.calls)
+	if !f.Has("create group t-a tags=[managed-by:hardenctl hardenctl-config:t]") {
+		t.Errorf("groups are not created with the ownership tags: %v", f.Calls)
 	}
 	if res.Added != 4 {
 		t.Errorf("added = %d, want 4 (2 groups, 2 rules)", res.Added)
@@ -156,15 +62,15 @@ func TestApplyResolvesRemoteGroupsAndRemovesDefaults(t *testing.T) {
 }
 
 func TestApplyGoesOnAfterOneGroupFails(t *testing.T) {
-	f := &fakeCloud{failCreate: map[string]bool{"t-a": true}}
+	f := &fakeCloud{FailCreate: map[string]bool{"t-a": true}}
 	p := newGroupPlan(map[string][]plan.Rule{
 		"t-a": {{Direction: plan.Ingress, EtherType: plan.IPv4, Protocol: "tcp", PortMin: 1, PortMax: 1}},
 		"t-b": {{Direction: plan.Ingress, EtherType: plan.IPv4, Protocol: "tcp", PortMin: 2, PortMax: 2, RemoteGroup: "t-a"},
 			{Direction: plan.Ingress, EtherType: plan.IPv4, Protocol: "tcp", PortMin: 3, PortMax: 3}},
 	})
-	var events []Event
+	var events []event.Event
 	var mu sync.Mutex
-	_, err := Apply(context.Background(), p, f, Options{Hook: HookFunc(func(e Event) { mu.Lock(); events = append(events, e); mu.Unlock() })})
+	_, err := Apply(context.Background(), p, f, Options{Hook: event.Observe(func(e event.Event) { mu.Lock(); events = append(events, e); mu.Unlock() })})
 	if err == nil {
 		t.Fatal("apply with a failed group creation returned no error")
 	}
@@ -173,12 +79,12 @@ func TestApplyGoesOnAfterOneGroupFails(t *testing.T) {
 			t.Errorf("error lacks %q:\n%v", want, err)
 		}
 	}
-	if !f.has("bulk id-t-b [ingress IPv4 tcp 3 from anywhere remote=]") {
-		t.Errorf("the other group's independent rule was not created: %v", f.calls)
+	if !f.Has("bulk id-t-b [ingress IPv4 tcp 3 from anywhere remote=]") {
+		t.Errorf("the other group's independent rule was not created: %v", f.Calls)
 	}
 	failed := false
 	for _, e := range events {
-		if e.Done && e.Err != nil && e.Group == "t-a" {
+		if e.Failed() && e.Kind == event.KindSecurityGroup && e.Address == "t-a" && e.Action == "create" {
 			failed = true
 		}
 	}
@@ -210,18 +116,18 @@ func TestApplyDuplicateGroupsByID(t *testing.T) {
 	}}
 	p := plan.Diff(desired, obs)
 	p.Config = "t"
-	f := &fakeCloud{groupRules: map[string][]string{"g1": {"keep-egress4"}, "g2": {"dup-egress4"}}}
+	f := &fakeCloud{GroupRules: map[string][]string{"g1": {"keep-egress4"}, "g2": {"dup-egress4"}}}
 	res, err := Apply(context.Background(), p, f, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"bulk g1 [ingress IPv4 tcp 443", "delete rule keep-egress4", "delete group g2"} {
-		if !f.has(want) {
-			t.Errorf("no call %q; calls:\n%s", want, strings.Join(f.calls, "\n"))
+		if !f.Has(want) {
+			t.Errorf("no call %q; calls:\n%s", want, strings.Join(f.Calls, "\n"))
 		}
 	}
-	if f.has("delete group g1") || f.has("bulk g2") {
-		t.Errorf("the kept group was deleted or the duplicate changed:\n%s", strings.Join(f.calls, "\n"))
+	if f.Has("delete group g1") || f.Has("bulk g2") {
+		t.Errorf("the kept group was deleted or the duplicate changed:\n%s", strings.Join(f.Calls, "\n"))
 	}
 	if res.Added != 1 || res.Destroyed != 2 {
 		t.Errorf("result %+v, want 1 added, 2 destroyed (the allow-all rule and the duplicate)", res)
@@ -267,12 +173,12 @@ func TestApplyInterruptedFinishesCreatedGroup(t *testing.T) {
 		t.Fatalf("err = %v, want the interruption", err)
 	}
 	for _, want := range []string{"create group t-a", "bulk id-t-a [ingress IPv4 tcp 443", "delete rule t-a-def4", "delete rule t-a-def6"} {
-		if !f.has(want) {
-			t.Errorf("no call %q; calls:\n%s", want, strings.Join(f.calls, "\n"))
+		if !f.Has(want) {
+			t.Errorf("no call %q; calls:\n%s", want, strings.Join(f.Calls, "\n"))
 		}
 	}
-	if f.has("create group t-b") {
-		t.Errorf("a group was started after the interruption:\n%s", strings.Join(f.calls, "\n"))
+	if f.Has("create group t-b") {
+		t.Errorf("a group was started after the interruption:\n%s", strings.Join(f.Calls, "\n"))
 	}
 }
 
@@ -285,16 +191,16 @@ func TestApplyRechecksOwnership(t *testing.T) {
 		{Action: plan.Delete, Kind: plan.KindRule, Group: "t-a", GroupID: "ga", ID: "ra", Rule: &rule},
 		{Action: plan.Delete, Kind: plan.KindRule, Group: "t-b", GroupID: "gb", ID: "foreign-rule", Rule: &rule},
 		{Action: plan.Delete, Kind: plan.KindGroup, Group: "t-c", GroupID: "gc", ID: "gc"},
-		{Action: plan.Delete, Kind: plan.KindServer, Group: "t-web-01", ID: "srv1"},
+		{Action: plan.Delete, Kind: plan.KindServer, ServerName: "t-web-01", ID: "srv1"},
 	}}
-	f := &fakeCloud{notOwned: map[string]bool{"ga": true, "gc": true, "srv1": true}, groupRules: map[string][]string{"gb": {"rb"}}}
+	f := &fakeCloud{NotOwned: map[string]bool{"ga": true, "gc": true, "srv1": true}, GroupRules: map[string][]string{"gb": {"rb"}}}
 	_, err := Apply(context.Background(), p, f, Options{})
 	if err == nil {
 		t.Fatal("apply succeeded on groups and a server that are not owned")
 	}
 	for _, bad := range []string{"delete rule", "delete group", "delete server"} {
-		if f.has(bad) {
-			t.Errorf("%s happened:\n%s", bad, strings.Join(f.calls, "\n"))
+		if f.Has(bad) {
+			t.Errorf("%s happened:\n%s", bad, strings.Join(f.Calls, "\n"))
 		}
 	}
 	for _, want := range []string{"security group t-a", "rule foreign-rule is not one of its rules", "security group t-c", "server srv1"} {
@@ -322,8 +228,8 @@ func TestApplyChecksQuotaFirst(t *testing.T) {
 	if !errors.As(err, &qe) || qe.Groups != 2 || qe.Rules != 6 || !strings.Contains(err.Error(), "leaves 1 groups (limit 10, used 9)") {
 		t.Fatalf("err = %v", err)
 	}
-	if len(f.calls) != 0 {
-		t.Errorf("calls before the quota refusal: %v", f.calls)
+	if len(f.Calls) != 0 {
+		t.Errorf("calls before the quota refusal: %v", f.Calls)
 	}
 	f.q.Groups.Used = 8
 	if _, err := Apply(context.Background(), p, f, Options{}); err != nil {
@@ -335,14 +241,143 @@ func TestApplyChecksQuotaFirst(t *testing.T) {
 // again, and no server is booted into it.
 func TestApplyDeletesNewGroupLeftOpen(t *testing.T) {
 	p := newGroupPlan(nil)
-	p.Changes = append(p.Changes, plan.Change{Action: plan.Create, Kind: plan.KindServer, Group: "t-web-01",
+	p.Changes = append(p.Changes, plan.Change{Action: plan.Create, Kind: plan.KindServer, ServerName: "t-web-01",
 		Server: &plan.ServerSpec{Name: "t-web-01", Fleet: "web", Group: "t-a"}})
-	f := &fakeCloud{failRule: map[string]bool{"t-a-def4": true}}
+	f := &fakeCloud{FailRule: map[string]bool{"t-a-def4": true}}
 	_, err := Apply(context.Background(), p, f, Options{})
 	if err == nil || !strings.Contains(err.Error(), "deleted again") || !strings.Contains(err.Error(), "t-web-01 not booted") {
 		t.Fatalf("err = %v", err)
 	}
-	if !f.has("delete group id-t-a") || f.has("boot t-web-01") || f.has("delete group id-t-b") {
-		t.Errorf("calls:\n%s", strings.Join(f.calls, "\n"))
+	if !f.Has("delete group id-t-a") || f.Has("boot t-web-01") || f.Has("delete group id-t-b") {
+		t.Errorf("calls:\n%s", strings.Join(f.Calls, "\n"))
+	}
+}
+
+// slowBootCloud cancels the apply (Ctrl-C) during the first boot, which then takes a while
+// to return (a request that ignores the cancellation); the others take 20 ms.
+type slowBootCloud struct {
+	fakeCloud
+	cancel  context.CancelFunc
+	running atomic.Int32
+}
+
+func (c *slowBootCloud) CreateFleetServer(ctx context.Context, spec plan.ServerSpec, gid string, tags []string) (string, error) {
+	c.running.Add(1)
+	defer c.running.Add(-1)
+	if spec.Name == "t-web-01" {
+		c.cancel()
+		time.Sleep(200 * time.Millisecond)
+	} else {
+		time.Sleep(20 * time.Millisecond)
+	}
+	return c.fakeCloud.CreateFleetServer(ctx, spec, gid, tags)
+}
+
+// Apply never returns while a worker of its own still runs: cancelled during the server
+// phase, it waits for the boots in flight (and reads their results after they are done).
+func TestApplyWaitsForServersWhenCancelled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	p := newGroupPlan(nil)
+	for _, n := range []string{"t-web-01", "t-web-02", "t-web-03", "t-web-04"} {
+		p.Changes = append(p.Changes, plan.Change{Action: plan.Create, Kind: plan.KindServer, ServerName: n,
+			Server: &plan.ServerSpec{Name: n, Fleet: "web", Group: "t-a"}})
+	}
+	f := &slowBootCloud{cancel: cancel}
+	res, err := Apply(ctx, p, f, Options{ServerConcurrency: 2})
+	if n := f.running.Load(); n != 0 {
+		t.Fatalf("Apply returned while %d boot(s) still ran", n)
+	}
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("err = %v, want the interruption", err)
+	}
+	if f.Has("boot t-web-03") || f.Has("boot t-web-04") {
+		t.Errorf("a server was booted after the interruption:\n%s", strings.Join(f.Calls, "\n"))
+	}
+	if res.Added != 4 { // two groups, two servers
+		t.Errorf("added %d, want 4 (the boots in flight are counted)", res.Added)
+	}
+}
+
+// recorder is a hook that keeps the events and answers Halt to the end of the step halt
+// names ("t-a create").
+type recorder struct {
+	mu     sync.Mutex
+	events []string
+	halt   string
+}
+
+func (r *recorder) Event(e event.Event) event.Action {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	line := fmt.Sprintf("%s %s %s %s", e.Kind, e.Address, e.Action, e.Phase)
+	if e.Err != nil {
+		line += " failed"
+	}
+	r.events = append(r.events, line)
+	if e.Phase == event.End && e.Address+" "+e.Action == r.halt {
+		return event.Halt
+	}
+	return event.Continue
+}
+
+// Halt after the first group is created: that group still gets its rules and loses Neutron's
+// allow-all egress (its own steps), no other group is started, no server either, and Apply
+// says it was halted and counts what it did.
+func TestApplyHaltAfterFirstGroup(t *testing.T) {
+	rules := []plan.Rule{{Direction: plan.Ingress, EtherType: plan.IPv4, Protocol: "tcp", PortMin: 443, PortMax: 443}}
+	p := newGroupPlan(map[string][]plan.Rule{"t-a": rules, "t-b": rules})
+	p.Changes = append(p.Changes, plan.Change{Action: plan.Create, Kind: plan.KindServer, ServerName: "t-web-01",
+		Server: &plan.ServerSpec{Name: "t-web-01", Fleet: "web", Group: "t-a"}})
+	f := &fakeCloud{}
+	h := &recorder{halt: "t-a create"}
+	res, err := Apply(context.Background(), p, f, Options{Concurrency: 1, Hook: h})
+	if !errors.Is(err, event.ErrHalted) || !strings.Contains(err.Error(), "apply halted before security group t-b") {
+		t.Fatalf("err = %v, want halted before t-b", err)
+	}
+	for _, want := range []string{"create group t-a", "bulk id-t-a [ingress IPv4 tcp 443", "delete rule t-a-def4", "delete rule t-a-def6"} {
+		if !f.Has(want) {
+			t.Errorf("no call %q; calls:\n%s", want, strings.Join(f.Calls, "\n"))
+		}
+	}
+	if f.Has("create group t-b") || f.Has("boot") {
+		t.Errorf("work was started after the halt:\n%s", strings.Join(f.Calls, "\n"))
+	}
+	if res.Added != 2 || res.Changed != 0 || res.Destroyed != 0 {
+		t.Errorf("result %+v, want 2 added (t-a and its rule)", res)
+	}
+	want := []string{
+		"security_group t-a create start", "security_group t-a create end",
+		"security_group t-a create rules start", "security_group t-a create rules end",
+		"security_group t-a delete rules start", "security_group t-a delete rules end",
+	}
+	if d := cmp.Diff(want, h.events); d != "" {
+		t.Errorf("events (-want +got):\n%s", d)
+	}
+}
+
+// Halt during the servers: the boot that was answered finishes, no other server starts, and
+// no group is deleted after it.
+func TestApplyHaltDuringServers(t *testing.T) {
+	p := newGroupPlan(nil)
+	for _, n := range []string{"t-web-01", "t-web-02", "t-web-03"} {
+		p.Changes = append(p.Changes, plan.Change{Action: plan.Create, Kind: plan.KindServer, ServerName: n,
+			Server: &plan.ServerSpec{Name: n, Fleet: "web", Group: "t-a"}})
+	}
+	p.Changes = append(p.Changes, plan.Change{Action: plan.Delete, Kind: plan.KindGroup, Group: "t-old", GroupID: "g-old", ID: "g-old"})
+	f := &fakeCloud{}
+	h := &recorder{halt: "t-web-01 boot"}
+	res, err := Apply(context.Background(), p, f, Options{ServerConcurrency: 1, Hook: h})
+	if !errors.Is(err, event.ErrHalted) || !strings.Contains(err.Error(), "apply halted before server t-web-02") {
+		t.Fatalf("err = %v, want halted before t-web-02", err)
+	}
+	if !f.Has("boot t-web-01") || f.Has("boot t-web-02") || f.Has("boot t-web-03") || f.Has("delete group g-old") {
+		t.Errorf("calls:\n%s", strings.Join(f.Calls, "\n"))
+	}
+	if res.Added != 3 || res.Destroyed != 0 {
+		t.Errorf("result %+v, want 3 added (two groups, one server), nothing destroyed", res)
+	}
+	if n := strings.Count(strings.Join(h.events, "\n"), "server "); n != 2 {
+		t.Errorf("%d server events, want the boot's start and end:\n%s", n, strings.Join(h.events, "\n"))
 	}
 }

@@ -38,6 +38,8 @@ func samples() []Event {
 		{Kind: KindImage, Address: "debian12-node", Action: "harden and scan", Phase: Start},
 		{Kind: KindHost, Address: "app-2", Action: "scan", Phase: End, Elapsed: 12340 * time.Millisecond, Score: &score, Status: "passed"},
 		{Kind: KindRollout, Address: "app", Phase: Info, Message: "budget 1 of 4 (max_unavailable 25%)"},
+		{Kind: KindHost, Address: "app-3", Action: "scan", Phase: End, Elapsed: 20 * time.Second, Status: "unreachable", Err: errors.New("connect: dial tcp 10.0.0.3:22: i/o timeout")},
+		{Kind: KindHost, Address: "app-4", Action: "scan", Phase: Info, Status: "skipped", Message: "not started"},
 	}
 }
 

@@ -13,7 +13,8 @@ import (
 //
 //	sample-app: create...
 //	sample-app: create done (0.4s)
-//	app-1: scan failed after 12.0s: connect: ...
+//	host app-1: scan failed (unreachable) after 12.0s: connect: ...
+//	host app-2: scan skipped: not started
 //
 // Start events of kinds that finish fast are printed too, so a hung step shows what hangs.
 type Text struct {
@@ -58,7 +59,11 @@ func TextLine(e Event, verbose bool) string {
 		fmt.Fprintf(&b, "%s: %s", name, what)
 		switch {
 		case e.Err != nil:
-			fmt.Fprintf(&b, " failed after %s: %v", round(e.Elapsed), e.Err)
+			b.WriteString(" failed")
+			if e.Status != "" {
+				fmt.Fprintf(&b, " (%s)", e.Status)
+			}
+			fmt.Fprintf(&b, " after %s: %v", round(e.Elapsed), e.Err)
 			return b.String()
 		case e.Status != "":
 			fmt.Fprintf(&b, " %s", e.Status)
@@ -71,6 +76,9 @@ func TextLine(e Event, verbose bool) string {
 		fmt.Fprintf(&b, " (%s)", round(e.Elapsed))
 		return b.String()
 	default:
+		if e.Status != "" {
+			return fmt.Sprintf("%s: %s %s: %s", name, what, e.Status, e.Message)
+		}
 		return fmt.Sprintf("%s: %s", name, e.Message)
 	}
 }

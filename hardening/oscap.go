@@ -34,6 +34,7 @@ const (
 	StatusNoOscap      Status = "no-oscap"    // oscap is not installed on the host
 	StatusNoContent    Status = "no-content"  // no datastream or SCAP profile for the host's OS
 	StatusCanceled     Status = "canceled"    // the whole run was interrupted
+	StatusSkipped      Status = "skipped"     // not started: a hook halted the run (no failure of the host)
 )
 
 // Ran reports whether oscap produced a result.
@@ -99,13 +100,18 @@ type Scanner struct {
 	RunDir string
 	// LoginUser is the SSH user (for the guard's sshd -T check); empty means root.
 	LoginUser string
-	Logger    *slog.Logger
+	// SSHConcurrency bounds the hosts of a Fleet that connect and upload at once, ahead of
+	// those running oscap (the configuration's ssh concurrency; 0: Fleet's concurrency).
+	SSHConcurrency int
+	Logger         *slog.Logger
 }
 
 // Errors that map to a host status.
 var (
 	errNoOscap   = errors.New("oscap is not installed")
 	errNoContent = errors.New("no content")
+	// errNotStarted: a fleet's hook halted the run before the host began to connect.
+	errNotStarted = errors.New("not started")
 )
 
 // dialError marks a failure to connect.
@@ -132,7 +138,7 @@ func (e *remoteError) Error() string {
 // Host runs the scan (or harden) on one host. It never returns an error: the outcome, good or
 // bad, is in the HostResult.
 func (s *Scanner) Host(ctx context.Context, h Host) HostResult {
-	return s.runHost(ctx, h, nil)
+	return s.runHost(ctx, h, nil, nil)
 }
 
 // slots pipelines a fleet: at most cap(prepare) hosts connect and upload at once, and at most
@@ -141,10 +147,6 @@ func (s *Scanner) Host(ctx context.Context, h Host) HostResult {
 // together, then scan together, round after round.
 type slots struct {
 	prepare, run chan struct{}
-}
-
-func newSlots(concurrency int) *slots {
-	return &slots{prepare: make(chan struct{}, concurrency), run: make(chan struct{}, concurrency)}
 }
 
 // acquire takes a slot of sem (nil: no limit) and returns its release, or ctx's error.
@@ -162,8 +164,8 @@ func acquire(ctx context.Context, sem chan struct{}) (func(), error) {
 
 // runHost is Host within a fleet's slots (nil: none). The host's timeout bounds its own work,
 // connect to last download; the time it waits for a run slot does not count, so a host that
-// is connected ahead never times out in the queue.
-func (s *Scanner) runHost(ctx context.Context, h Host, sl *slots) HostResult {
+// is connected ahead never times out in the queue. fh (nil: none) is asked at both slots.
+func (s *Scanner) runHost(ctx context.Context, h Host, sl *slots, fh *fleetHooks) HostResult {
 	res := HostResult{Host: h.Name, Address: h.Address}
 	if res.Host == "" {
 		res.Host = h.Address
@@ -181,12 +183,20 @@ func (s *Scanner) runHost(ctx context.Context, h Host, sl *slots) HostResult {
 	}
 	hctx, cancel := ctx, context.CancelFunc(func() {})
 	defer func() { cancel() }()
+	begun := false // fh was told
 	sess, err := func() (*session, error) {
 		release, err := acquire(ctx, prepSem)
 		if err != nil {
 			return nil, err
 		}
 		defer release()
+		if fh != nil {
+			if fh.halted() {
+				return nil, errNotStarted
+			}
+			fh.began()
+			begun = true
+		}
 		res.Started = time.Now()
 		hctx, cancel = phase()
 		return s.prepare(hctx, h, &res)
@@ -199,11 +209,20 @@ func (s *Scanner) runHost(ctx context.Context, h Host, sl *slots) HostResult {
 		var release func()
 		if release, err = acquire(ctx, runSem); err == nil {
 			defer release()
+			if fh != nil && fh.halted() {
+				skipped := HostResult{Host: res.Host, Address: res.Address, OS: res.OS, Status: StatusSkipped, Started: res.Started,
+					Duration: time.Since(res.Started) - time.Since(t), Notes: []string{"connected, but the run was halted before oscap ran"}}
+				fh.ended(skipped)
+				return skipped
+			}
 			waited = time.Since(t)
 			cancel()
 			hctx, cancel = phase()
 			err = s.run(hctx, h, sess, &res)
 		}
+	}
+	if errors.Is(err, errNotStarted) {
+		return HostResult{Host: res.Host, Address: res.Address}
 	}
 	if res.Started.IsZero() {
 		res.Started = time.Now()
@@ -220,6 +239,9 @@ func (s *Scanner) runHost(ctx context.Context, h Host, sl *slots) HostResult {
 		}
 	}
 	s.logger().Info("host done", "host", res.Host, "status", res.Status, "duration", res.Duration.Round(time.Millisecond), "error", res.Error)
+	if begun {
+		fh.ended(res) // before the slots are released: a Halt it brings is seen by the next host
+	}
 	return res
 }
 

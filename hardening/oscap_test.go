@@ -13,14 +13,18 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/hardenctl/hardenctl/profiles"
+	"github.com/google/go-cmp/cmp"
 	"golang.org/x/crypto/ssh/knownhosts"
+
+	"github.com/hardenctl/hardenctl/event"
+	"github.com/hardenctl/hardenctl/profiles"
 )
 
 const debian12 = "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nVERSION_ID=\"12\"\nID=debian\n"
@@ -38,6 +42,7 @@ type fakeHost struct {
 	delay     time.Duration // how long oscap takes
 	corrupt   bool          // uploads of .gz files arrive with one byte changed
 	gauges    *fleetGauges  // shared by a fleet's hosts (optional)
+	dialDelay time.Duration // how long connecting takes
 
 	mu       sync.Mutex
 	files    map[string][]byte
@@ -187,6 +192,9 @@ func (d fakeDialer) Dial(ctx context.Context, h Host) (Conn, error) {
 		return nil, fh.dialErr
 	}
 	if fh.gauges != nil {
+		fh.gauges.dials.up()
+		time.Sleep(fh.dialDelay)
+		fh.gauges.dials.down()
 		fh.gauges.conns.up()
 	}
 	fh.mu.Lock()
@@ -335,37 +343,112 @@ func TestScannerOutcomes(t *testing.T) {
 	}
 }
 
-func TestFleetConcurrencyBound(t *testing.T) {
-	var running, peak atomic.Int32
-	hosts := make([]Host, 30)
-	for i := range hosts {
-		hosts[i] = Host{Name: fmt.Sprint(i)}
+// hostRecorder keeps a fleet's events and answers Halt to the end of the host named halt
+// ("first": of any host).
+type hostRecorder struct {
+	mu     sync.Mutex
+	events []event.Event
+	halt   string
+}
+
+func (r *hostRecorder) Event(e event.Event) event.Action {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.events = append(r.events, e)
+	if e.Phase == event.End && (e.Address == r.halt || r.halt == "first") {
+		return event.Halt
 	}
-	res := Fleet(context.Background(), hosts, 4, func(ctx context.Context, h Host) HostResult {
-		n := running.Add(1)
-		for {
-			p := peak.Load()
-			if n <= p || peak.CompareAndSwap(p, n) {
-				break
+	return event.Continue
+}
+
+// Each host is reported at its start and end, with its score and the gate's verdict; a Halt
+// starts no new host, and those never started are skipped (not failed); a cancelled run
+// reports the hosts it did not start as canceled.
+func TestFleetEventsAndHalt(t *testing.T) {
+	std, _ := profiles.Builtin("standard")
+	std.MinScore = 85
+	d := fakeDialer{"10.0.0.1": {osRelease: debian12, oscapExit: 2}, "10.0.0.3": {osRelease: debian12, oscapExit: 2}}
+	hosts := []Host{{Name: "h1", Address: "10.0.0.1"}, {Name: "h2", Address: "10.0.0.2"}, {Name: "h3", Address: "10.0.0.3"}}
+	s := &Scanner{Dialer: d, Content: testContent(t), Profile: std, Timeout: 5 * time.Second, SSHConcurrency: 1}
+
+	all := &hostRecorder{}
+	res := s.Fleet(context.Background(), hosts, 1, all)
+	var got []string
+	for _, e := range all.events {
+		line := fmt.Sprintf("%s %s %s %s", e.Kind, e.Address, e.Action, e.Phase)
+		if e.Status != "" {
+			line += " " + e.Status
+		}
+		if e.Score != nil {
+			line += fmt.Sprintf(" %.0f", *e.Score)
+		}
+		if e.Err != nil {
+			line += " err"
+		}
+		got = append(got, line)
+	}
+	sort.SliceStable(got, func(i, j int) bool { return strings.Fields(got[i])[1] < strings.Fields(got[j])[1] }) // hosts overlap
+	want := []string{
+		"host h1 scan start", "host h1 scan end below-minimum 80",
+		"host h2 scan start", "host h2 scan end unreachable err",
+		"host h3 scan start", "host h3 scan end below-minimum 80",
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("events (-want +got):\n%s", d)
+	}
+	if res[1].Status != StatusUnreachable {
+		t.Errorf("h2: %+v", res[1])
+	}
+
+	// The first host's end halts the run: the host connected ahead meanwhile does not run
+	// oscap (and is cleaned up), the third is never started.
+	d = fakeDialer{}
+	for _, h := range hosts {
+		d[h.Address] = &fakeHost{osRelease: debian12, oscapExit: 2, delay: 100 * time.Millisecond}
+	}
+	s.Dialer = d
+	halt := &hostRecorder{halt: "first"}
+	res = s.Fleet(context.Background(), hosts, 1, halt)
+	var statuses, skipped []string
+	for _, r := range res {
+		statuses = append(statuses, string(r.Status))
+		if r.Error != "" {
+			t.Errorf("%s: error %q", r.Host, r.Error)
+		}
+	}
+	sort.Strings(statuses)
+	if fmt.Sprint(statuses) != "[noncompliant skipped skipped]" {
+		t.Errorf("halted after the first host: %v, want one result and two skipped", statuses)
+	}
+	ran := 0
+	for _, h := range d {
+		for _, c := range h.commands {
+			if strings.Contains(c, "oscap xccdf eval") {
+				ran++
 			}
 		}
-		time.Sleep(5 * time.Millisecond)
-		running.Add(-1)
-		return HostResult{Host: h.Name, Status: StatusCompliant}
-	}, nil)
-	if peak.Load() != 4 {
-		t.Errorf("peak concurrency %d, want 4", peak.Load())
-	}
-	for i, r := range res {
-		if r.Host != fmt.Sprint(i) {
-			t.Fatalf("result %d is host %s", i, r.Host)
+		if h.open != 0 || len(h.commands) > 0 && len(h.removed) != 1 {
+			t.Errorf("a host was not cleaned up: removed %v, open %d", h.removed, h.open)
 		}
 	}
+	if ran != 1 {
+		t.Errorf("oscap ran %d times, want once", ran)
+	}
+	for _, e := range halt.events {
+		if e.Status == "skipped" {
+			skipped = append(skipped, string(e.Phase))
+		}
+	}
+	sort.Strings(skipped)
+	if fmt.Sprint(skipped) != "[end info]" {
+		t.Errorf("skipped hosts reported as %v, want [end info] (one connected ahead, one never started)", skipped)
+	}
+
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	res = Fleet(ctx, hosts, 2, func(ctx context.Context, h Host) HostResult { return HostResult{Host: h.Name} }, nil)
-	if res[29].Status != StatusCanceled {
-		t.Errorf("canceled run: %+v", res[29])
+	res = s.Fleet(ctx, hosts, 2, nil)
+	if res[2].Status != StatusCanceled {
+		t.Errorf("canceled run: %+v", res[2])
 	}
 }
 
@@ -395,7 +478,32 @@ func (g *gauge) up() {
 }
 func (g *gauge) down() { g.n.Add(-1) }
 
-type fleetGauges struct{ oscap, conns gauge }
+type fleetGauges struct{ oscap, conns, dials gauge }
+
+// The ssh concurrency bounds the hosts that connect and upload at once, ahead of the
+// --concurrency hosts running oscap: here 2 connect at a time while 4 may scan.
+func TestScannerFleetSSHConcurrency(t *testing.T) {
+	g := &fleetGauges{}
+	d := fakeDialer{}
+	hosts := make([]Host, 12)
+	for i := range hosts {
+		hosts[i] = Host{Name: fmt.Sprintf("h%02d", i), Address: fmt.Sprintf("10.0.0.%d", i)}
+		d[hosts[i].Address] = &fakeHost{osRelease: debian12, oscapExit: 2, delay: 5 * time.Millisecond, dialDelay: 20 * time.Millisecond, gauges: g}
+	}
+	std, _ := profiles.Builtin("standard")
+	s := &Scanner{Dialer: d, Content: testContent(t), Profile: std, SSHConcurrency: 2}
+	for _, r := range s.Fleet(context.Background(), hosts, 4, nil) {
+		if r.Status != StatusNotCompliant {
+			t.Errorf("%s: %s %s", r.Host, r.Status, r.Error)
+		}
+	}
+	if p := g.dials.peak.Load(); p != 2 {
+		t.Errorf("peak connects at once %d, want the ssh concurrency, 2", p)
+	}
+	if p := g.conns.peak.Load(); p > 6 {
+		t.Errorf("peak connections %d, want at most 6 (4 scanning, 2 connected ahead)", p)
+	}
+}
 
 // A fleet is pipelined: at most concurrency oscap runs at once, up to as many more hosts
 // connected and loaded ahead, and the wait for a run slot does not count against a host's

@@ -118,7 +118,7 @@ func diffFleets(ctx context.Context, cfg *config.Config, obs FleetObserver, dest
 				keep = have[:f.Count]
 				for _, s := range have[f.Count:] {
 					p.Changes = append(p.Changes, Change{Action: Delete, Reason: ReasonRemoved, Kind: KindServer,
-						Address: "fleet." + f.Name, Group: s.Name, ID: s.ID,
+						Address: "fleet." + f.Name, ServerName: s.Name, ID: s.ID,
 						Detail: fmt.Sprintf("count lowered to %d", f.Count)})
 				}
 			}
@@ -135,7 +135,7 @@ func diffFleets(ctx context.Context, cfg *config.Config, obs FleetObserver, dest
 						detail += "; apply does this only with -allow-rebuild (or allow_rebuild = true)"
 					}
 					p.Changes = append(p.Changes, Change{Action: Rebuild, Reason: ReasonDrift, Kind: KindServer,
-						Address: "fleet." + f.Name, Group: s.Name, ID: s.ID, Server: &sp, Detail: detail})
+						Address: "fleet." + f.Name, ServerName: s.Name, ID: s.ID, Server: &sp, Detail: detail})
 				}
 			}
 			for i, missing := 1, f.Count-len(keep); missing > 0; i++ {
@@ -145,7 +145,7 @@ func diffFleets(ctx context.Context, cfg *config.Config, obs FleetObserver, dest
 				sp := spec
 				sp.Name = ServerName(cfg, f.Name, i)
 				p.Changes = append(p.Changes, Change{Action: Create, Reason: ReasonNew, Kind: KindServer,
-					Address: "fleet." + f.Name, Group: sp.Name, Server: &sp})
+					Address: "fleet." + f.Name, ServerName: sp.Name, Server: &sp})
 				missing--
 			}
 		}
@@ -165,7 +165,7 @@ func diffFleets(ctx context.Context, cfg *config.Config, obs FleetObserver, dest
 				reason = ReasonDestroy
 			}
 			p.Changes = append(p.Changes, Change{Action: Delete, Reason: reason, Kind: KindServer,
-				Address: "fleet." + n, Group: s.Name, ID: s.ID, Detail: "fleet " + n + " is not in the configuration"})
+				Address: "fleet." + n, ServerName: s.Name, ID: s.ID, Detail: "fleet " + n + " is not in the configuration"})
 		}
 	}
 	return servers, nil

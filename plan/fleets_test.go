@@ -38,7 +38,7 @@ func serverChanges(p *Plan) []string {
 	var out []string
 	for _, c := range p.Changes {
 		if c.Kind == KindServer {
-			out = append(out, string(c.Action)+" "+c.Group)
+			out = append(out, string(c.Action)+" "+c.ServerName)
 		}
 	}
 	return out

@@ -65,9 +65,12 @@ type Change struct {
 	// Address is where the resource comes from in the configuration ("zone.app", "bastion"),
 	// or the group's name when the configuration no longer has it.
 	Address string `json:"address"`
-	Group   string `json:"group"`              // the Neutron name of the group (of the rule)
+	// Group is the Neutron name of the security group (of the rule); never set for servers.
+	Group   string `json:"group,omitempty"`
 	GroupID string `json:"group_id,omitempty"` // known when the group exists
-	ID      string `json:"id,omitempty"`       // the resource's id, for updates and deletes
+	// ServerName is the Nova name of the server (server changes only).
+	ServerName string `json:"server_name,omitempty"`
+	ID         string `json:"id,omitempty"` // the resource's id, for updates and deletes
 	// Description is the group's new description (group create and update).
 	Description string `json:"description,omitempty"`
 	// OldDescription is the group's description in the cloud (group update).
@@ -92,8 +95,9 @@ type Conflict struct {
 	Tags        []string `json:"tags,omitempty"`
 }
 
-// FormatVersion is the version of the plan file and JSON format.
-const FormatVersion = 1
+// FormatVersion is the version of the plan file and JSON format. Version 2: a server
+// change names its server in server_name (version 1 put it in group).
+const FormatVersion = 2
 
 // Plan is plain data: everything apply will do, and the fingerprint of what the cloud looked
 // like when it was made, so a stale plan can be refused.
@@ -373,8 +377,8 @@ func Digest(obs *Observed) string {
 // the changes, so an edited plan file cannot make apply touch what the plan would not
 // (another group's id, a rule of a group that is not ours).
 func CheckSaved(saved, now *Plan) error {
-	if saved.FormatVersion != FormatVersion {
-		return fmt.Errorf("the plan is of format %d, this hardenctl writes %d", saved.FormatVersion, FormatVersion)
+	if err := checkFormat(saved.FormatVersion); err != nil {
+		return err
 	}
 	if saved.Config != now.Config || saved.Destroy != now.Destroy {
 		return fmt.Errorf("the plan is for configuration %q (destroy %t), not %q (destroy %t)", saved.Config, saved.Destroy, now.Config, now.Destroy)

@@ -218,8 +218,13 @@ func TestPlanFileRoundTrip(t *testing.T) {
 		t.Errorf("plan file round trip (-want +got):\n%s", d)
 	}
 	os.WriteFile(path, []byte(`{"format_version": 99}`), 0o600)
-	if _, err := ReadFile(path); err == nil || !strings.Contains(err.Error(), "format version 99") {
+	if _, err := ReadFile(path); err == nil || !strings.Contains(err.Error(), "format version 99, written by a newer hardenctl") {
 		t.Errorf("reading a future plan file: err = %v", err)
+	}
+	// Version 1 named a server change's server in "group": refused, with what to do.
+	os.WriteFile(path, []byte(`{"format_version": 1, "changes": [{"action": "delete", "kind": "server", "group": "t-web-01", "id": "s1"}]}`), 0o600)
+	if _, err := ReadFile(path); err == nil || !strings.Contains(err.Error(), "format version 1, written by an older hardenctl; this one reads version 2 only: make the plan again") {
+		t.Errorf("reading a version 1 plan file: err = %v", err)
 	}
 }
 

@@ -93,14 +93,14 @@ func WriteText(w io.Writer, p *Plan, color bool) error {
 	for _, c := range serverChanges {
 		switch c.Action {
 		case Create:
-			pw.line(colBold, "  # server %s (%s) will be created: %s", c.Group, c.Address, reasonText(c.Reason))
-			pw.line(colGreen, "  + server %q { image = %q, flavor = %q, security_group = %q }", c.Group, c.Server.Image, c.Server.Flavor, c.Server.Group)
+			pw.line(colBold, "  # server %s (%s) will be created: %s", c.ServerName, c.Address, reasonText(c.Reason))
+			pw.line(colGreen, "  + server %q { image = %q, flavor = %q, security_group = %q }", c.ServerName, c.Server.Image, c.Server.Flavor, c.Server.Group)
 		case Delete:
-			pw.line(colBold, "  # server %s (%s, id %s) will be DELETED: %s", c.Group, c.Address, c.ID, c.Detail)
-			pw.line(colRed, "  - server %q", c.Group)
+			pw.line(colBold, "  # server %s (%s, id %s) will be DELETED: %s", c.ServerName, c.Address, c.ID, c.Detail)
+			pw.line(colRed, "  - server %q", c.ServerName)
 		case Rebuild:
-			pw.line(colBold, "  # server %s (%s, id %s) will be REBUILT onto a new image", c.Group, c.Address, c.ID)
-			pw.line(colYellow, "  -/+ server %q { %s }", c.Group, c.Detail)
+			pw.line(colBold, "  # server %s (%s, id %s) will be REBUILT onto a new image", c.ServerName, c.Address, c.ID)
+			pw.line(colYellow, "  -/+ server %q { %s }", c.ServerName, c.Detail)
 		}
 		pw.line("", "")
 	}
@@ -138,10 +138,21 @@ func ReadFile(path string) (*Plan, error) {
 	if err := json.Unmarshal(b, &p); err != nil {
 		return nil, fmt.Errorf("read plan file %s: not a hardenctl plan: %w", path, err)
 	}
-	if p.FormatVersion != FormatVersion {
-		return nil, fmt.Errorf("read plan file %s: format version %d, this hardenctl reads %d", path, p.FormatVersion, FormatVersion)
+	if err := checkFormat(p.FormatVersion); err != nil {
+		return nil, fmt.Errorf("read plan file %s: %w", path, err)
 	}
 	return &p, nil
+}
+
+// checkFormat refuses a plan of another format version, saying what to do.
+func checkFormat(v int) error {
+	switch {
+	case v == FormatVersion:
+		return nil
+	case v < FormatVersion:
+		return fmt.Errorf("the plan is of format version %d, written by an older hardenctl; this one reads version %d only: make the plan again (hardenctl plan -out FILE)", v, FormatVersion)
+	}
+	return fmt.Errorf("the plan is of format version %d, written by a newer hardenctl; this one reads version %d only", v, FormatVersion)
 }
 
 type section struct {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/hardenctl/hardenctl/apply"
 	"github.com/hardenctl/hardenctl/config"
+	"github.com/hardenctl/hardenctl/event"
 	"github.com/hardenctl/hardenctl/lock"
 	"github.com/hardenctl/hardenctl/plan"
 	"github.com/hardenctl/hardenctl/provider/openstack"
@@ -26,6 +27,10 @@ type applyOptions struct {
 	allowRebuild      bool
 	destroy           bool
 	lockTimeout       time.Duration
+	// json streams the events as JSON lines on stdout, and nothing else.
+	json bool
+	// now is the clock of the events and their durations (nil: time.Now); tests pin it.
+	now func() time.Time
 }
 
 func newApplyCmd(g *globals) *cobra.Command {
@@ -70,6 +75,7 @@ func (o *applyOptions) register(cmd *cobra.Command) {
 	cmd.Flags().IntVar(&o.concurrency, "concurrency", 4, "security groups worked on at once")
 	cmd.Flags().IntVar(&o.serverConcurrency, "server-concurrency", 4, "servers booted, rebuilt or deleted at once")
 	cmd.Flags().BoolVar(&o.allowRebuild, "allow-rebuild", false, "rebuild servers onto a new image (wipes their root disks) as planned")
+	cmd.Flags().BoolVar(&o.json, "json", false, "stream the progress on stdout as JSON lines, one event a line and nothing else (needs -auto-approve or a PLANFILE)")
 	cmd.Flags().DurationVar(&o.lockTimeout, "lock-timeout", 0, "wait this long for the configuration's cloud lock when another apply, destroy or rollout holds it")
 }
 
@@ -111,6 +117,9 @@ func holderName() string {
 }
 
 func runApply(ctx context.Context, g *globals, o applyOptions, planFile string) error {
+	if o.json && planFile == "" && !o.autoApprove {
+		return errors.New("-json streams only the events on stdout, so it cannot show the plan and ask: give -auto-approve, or a plan file from plan -out")
+	}
 	cfg, cloud, err := loadConfigAndCloud(ctx, g, o.configFlags, o.cloudFlags)
 	if err != nil {
 		return err
@@ -133,8 +142,10 @@ func runApply(ctx context.Context, g *globals, o applyOptions, planFile string) 
 		if p, err = plan.Make(ctx, cfg, cloud, plan.Options{Destroy: o.destroy}); err != nil {
 			return err
 		}
-		if err := plan.WriteText(g.stdout, p, g.color(g.stdout)); err != nil {
-			return err
+		if !o.json {
+			if err := plan.WriteText(g.stdout, p, g.color(g.stdout)); err != nil {
+				return err
+			}
 		}
 		if !p.HasChanges() {
 			return nil
@@ -162,7 +173,7 @@ func runApply(ctx context.Context, g *globals, o applyOptions, planFile string) 
 			}
 		}
 	}
-	return execute(ctx, g, p, cloud, apply.Options{Concurrency: o.concurrency, ServerConcurrency: o.serverConcurrency, AllowRebuild: o.allowRebuild})
+	return execute(ctx, g, o, p, cloud)
 }
 
 // checkSavedPlan reads a plan file and refuses it when it is for another configuration, the
@@ -186,30 +197,29 @@ func checkSavedPlan(ctx context.Context, cfg *config.Config, cloud *openstack.Cl
 	return p, nil
 }
 
-func execute(ctx context.Context, g *globals, p *plan.Plan, cloud apply.Cloud, opts apply.Options) error {
-	hook := apply.HookFunc(func(e apply.Event) {
-		switch {
-		case !e.Done:
-			fmt.Fprintf(g.stderr, "%s: %s (%d)...\n", e.Group, e.Step, e.Count)
-		case e.Err != nil:
-			fmt.Fprintf(g.stderr, "%s: %s failed after %s: %v\n", e.Group, e.Step, e.Elapsed.Round(time.Millisecond), e.Err)
-		default:
-			fmt.Fprintf(g.stderr, "%s: %s done in %s\n", e.Group, e.Step, e.Elapsed.Round(time.Millisecond))
-		}
-	})
-	opts.Hook = hook
+// execute carries out p, printing its progress: event.Text on stderr, or with -json the events
+// as JSON lines on stdout (and the outcome on stderr).
+func execute(ctx context.Context, g *globals, o applyOptions, p *plan.Plan, cloud apply.Cloud) error {
+	opts := apply.Options{Concurrency: o.concurrency, ServerConcurrency: o.serverConcurrency, AllowRebuild: o.allowRebuild, Now: o.now}
+	out := g.stdout
+	if o.json {
+		opts.Hook = &event.JSON{W: g.stdout, Now: o.now}
+		out = g.stderr
+	} else {
+		opts.Hook = &event.Text{W: g.stderr, Verbose: g.verbose}
+	}
 	res, err := apply.Apply(ctx, p, cloud, opts)
 	if err != nil {
-		fmt.Fprintf(g.stdout, "\nApply failed part-way: %d added, %d changed, %d destroyed. Run plan to see what is left; apply again converges.\n", res.Added, res.Changed, res.Destroyed)
+		fmt.Fprintf(out, "\nApply failed part-way: %d added, %d changed, %d destroyed. Run plan to see what is left; apply again converges.\n", res.Added, res.Changed, res.Destroyed)
 		return err
 	}
 	verb := "Apply"
 	if p.Destroy {
 		verb = "Destroy"
 	}
-	fmt.Fprintf(g.stdout, "\n%s complete! Resources: %d added, %d changed, %d destroyed.\n", verb, res.Added, res.Changed, res.Destroyed)
+	fmt.Fprintf(out, "\n%s complete! Resources: %d added, %d changed, %d destroyed.\n", verb, res.Added, res.Changed, res.Destroyed)
 	if n := len(res.SkippedRebuilds); n > 0 {
-		fmt.Fprintf(g.stdout, "%d planned rebuild%s skipped (%v): rebuilding wipes root disks; apply with -allow-rebuild, or set allow_rebuild = true on the fleet.\n", n, plural(n), res.SkippedRebuilds)
+		fmt.Fprintf(out, "%d planned rebuild%s skipped (%v): rebuilding wipes root disks; apply with -allow-rebuild, or set allow_rebuild = true on the fleet.\n", n, plural(n), res.SkippedRebuilds)
 	}
 	return nil
 }

@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/hardenctl/hardenctl/config"
 	"github.com/hardenctl/hardenctl/plan"
 )
 
@@ -16,6 +18,8 @@ type planOptions struct {
 	json             bool
 	detailedExitcode bool
 	destroy          bool
+	// now is the plan's creation time (zero: the clock); tests pin it.
+	now time.Time
 }
 
 func newPlanCmd(g *globals) *cobra.Command {
@@ -46,7 +50,13 @@ func runPlan(ctx context.Context, g *globals, o planOptions) error {
 	if err != nil {
 		return err
 	}
-	p, err := plan.Make(ctx, cfg, cloud, plan.Options{Destroy: o.destroy})
+	return makePlan(ctx, g, o, cfg, cloud)
+}
+
+// makePlan plans cfg against what obs observes, prints the plan (text, or -json) and saves it
+// (-out).
+func makePlan(ctx context.Context, g *globals, o planOptions, cfg *config.Config, obs plan.Observer) error {
+	p, err := plan.Make(ctx, cfg, obs, plan.Options{Destroy: o.destroy, Now: o.now})
 	if err != nil {
 		return err
 	}

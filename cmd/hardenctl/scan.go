@@ -8,12 +8,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/hardenctl/hardenctl/config"
+	"github.com/hardenctl/hardenctl/event"
 	"github.com/hardenctl/hardenctl/hardening"
 	"github.com/hardenctl/hardenctl/profiles"
 )
@@ -131,7 +131,7 @@ Exit status as for scan: 0 passed, 2 below --min-score, 3 a host failed, 1 comma
 	f.StringVar(&o.scapProfile, "scap-profile", "", "evaluate this XCCDF profile id on every host instead of the hardenctl profile's (e.g. one of --tailoring's)")
 	f.StringVar(&o.tailoring, "tailoring", "", "XCCDF tailoring file to apply (its profile that extends the SCAP profile is evaluated, unless --scap-profile names one)")
 	f.Float64Var(&o.minScore, "min-score", 0, "fail when a host scores below this (default: the profile's)")
-	f.IntVar(&o.concurrency, "concurrency", hardening.DefaultConcurrency, "hosts running oscap at once (as many more are connected and loaded ahead)")
+	f.IntVar(&o.concurrency, "concurrency", hardening.DefaultConcurrency, "hosts running oscap at once (the ssh block's concurrency more connect and upload ahead; without a configuration, as many more)")
 	f.DurationVar(&o.timeout, "timeout", 10*time.Minute, "per-host limit for the whole run (connect, upload, oscap, download)")
 	f.StringVar(&o.reportDir, "report-dir", "reports", "parent of the run directories")
 	f.BoolVar(&o.json, "json", false, "print the summary as JSON")
@@ -141,6 +141,15 @@ Exit status as for scan: 0 passed, 2 below --min-score, 3 a host failed, 1 comma
 	o.configFlags.register(cmd)
 	o.cloudFlags.register(cmd)
 	return cmd
+}
+
+// sshConcurrency is how many hosts connect and upload at once ahead of those running oscap:
+// the configuration's ssh concurrency (0 without a configuration: as many as --concurrency).
+func (o scanOptions) sshConcurrency() int {
+	if o.cfg == nil {
+		return 0
+	}
+	return o.cfg.SSH.Concurrency
 }
 
 // dialerFactory builds the SSH dialer from the flags; the returned close ends the shared
@@ -204,19 +213,9 @@ func runOscap(ctx context.Context, g *globals, o scanOptions, newDialer dialerFa
 	s := &hardening.Scanner{
 		Dialer: dialer, Content: content, Profile: prof, Tailoring: tailoring,
 		Remediate: o.remediate, Timeout: o.timeout, RunDir: runDir, LoginUser: o.user, Logger: g.logger,
+		SSHConcurrency: o.sshConcurrency(),
 	}
-	var mu sync.Mutex
-	done := 0
-	results := s.Fleet(ctx, hosts, o.concurrency, func(i int, r hardening.HostResult) {
-		mu.Lock()
-		defer mu.Unlock()
-		done++
-		score := ""
-		if r.Result != nil {
-			score = fmt.Sprintf(" score %.2f", r.Result.Score)
-		}
-		fmt.Fprintf(g.stderr, "[%d/%d] %s: %s%s (%s)\n", done, len(hosts), r.Host, r.Status, score, r.Duration.Round(100*time.Millisecond))
-	})
+	results := s.Fleet(ctx, hosts, o.concurrency, &event.Text{W: g.stderr, Verbose: g.verbose})
 
 	command := "scan"
 	if o.remediate {

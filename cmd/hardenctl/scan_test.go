@@ -47,8 +47,9 @@ func TestScanUnreachableHosts(t *testing.T) {
 	content := filepath.Join(dir, "content")
 	os.Mkdir(content, 0o755)
 	os.WriteFile(filepath.Join(content, "ssg-debian12-ds.xml"), []byte("<ds/>"), 0o644)
-	var out, errOut bytes.Buffer
-	g := &globals{stdout: &out, stderr: &errOut, logger: slog.New(slog.NewTextHandler(&errOut, nil))}
+	var out bytes.Buffer
+	errOut := &lockedBuffer{} // the log and the progress share it, as they share stderr
+	g := &globals{stdout: &out, stderr: errOut, logger: slog.New(slog.NewTextHandler(errOut, nil))}
 	o := scanOptions{hosts: []string{"a=10.0.0.1", "b=10.0.0.2"}, contentDir: content, profile: "standard", minScore: -1,
 		concurrency: 2, reportDir: filepath.Join(dir, "reports"), json: true, junit: filepath.Join(dir, "junit.xml")}
 	err := runOscap(context.Background(), g, o, func(context.Context, *globals, scanOptions) (hardening.Dialer, func() error, error) {
@@ -71,7 +72,7 @@ func TestScanUnreachableHosts(t *testing.T) {
 	if b, _ := os.ReadFile(o.junit); !bytes.Contains(b, []byte(`<testsuite name="a"`)) {
 		t.Errorf("junit:\n%s", b)
 	}
-	if !strings.Contains(errOut.String(), "b: unreachable") {
+	if !strings.Contains(errOut.String(), "host b: scan failed (unreachable) after") {
 		t.Errorf("progress on stderr:\n%s", errOut.String())
 	}
 }

@@ -16,6 +16,8 @@ import (
 	"github.com/gophercloud/gophercloud/v2/openstack/config/clouds"
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/security/groups"
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/security/rules"
+
+	"github.com/hardenctl/hardenctl/plan"
 )
 
 // The integration tests drive the real commands against the test bed (make test brings it
@@ -211,8 +213,8 @@ func TestApplySamplePlatform(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil {
 		t.Fatalf("plan -json is not JSON: %v\n%s", err, r.stdout)
 	}
-	if doc.FormatVersion != 1 || doc.Config != name || len(doc.Changes) != 5 {
-		t.Errorf("plan -json: %+v; want format 1, config %s, 5 no-op group entries", doc, name)
+	if doc.FormatVersion != plan.FormatVersion || doc.Config != name || len(doc.Changes) != 5 {
+		t.Errorf("plan -json: %+v; want format %d, config %s, 5 no-op group entries", doc, plan.FormatVersion, name)
 	}
 	for _, c := range doc.Changes {
 		if c.Action != "no-op" {
