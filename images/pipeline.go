@@ -2,10 +2,8 @@ package images
 
 import (
 	"context"
-	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -17,8 +15,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"golang.org/x/crypto/ssh"
 
 	"github.com/hardenctl/hardenctl/hardening"
 )
@@ -33,18 +29,10 @@ const (
 	propPrefix   = "hardenctl_"
 )
 
-// SSHFactory makes a Dialer that verifies hosts against knownHostsFile and logs in with
-// identityFile (the build's temporary key), through the configuration's bastion. The
-// command layer builds it from the ssh and bastion blocks.
-type SSHFactory func(ctx context.Context, knownHostsFile, identityFile string) (hardening.Dialer, error)
-
 // Pipeline builds images. Its fields are its dependencies.
 type Pipeline struct {
 	Cloud Cloud
-	SSH   SSHFactory
-	// KnownHosts is the operator's known_hosts (it holds the bastion's key); the build's own
-	// file starts as a copy of it, plus the builder's keys read from its console.
-	KnownHosts string
+	SSH   SSH
 	// RunDir receives the builder's scan results (ARF, report).
 	RunDir string
 	Logger *slog.Logger
@@ -309,23 +297,15 @@ func describeQuery(q ImageQuery) string {
 // createKeyPair makes a key for this build only: its private half never leaves the work
 // directory (mode 0600), its public half goes to Nova.
 func (p *Pipeline) createKeyPair(ctx context.Context, b *build) error {
-	pub, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		return err
-	}
-	block, err := ssh.MarshalPrivateKey(priv, "hardenctl build "+b.id)
+	priv, pub, err := p.SSH.NewKeyPair("hardenctl build " + b.id)
 	if err != nil {
 		return err
 	}
 	b.keyFile = filepath.Join(b.workDir, "id_ed25519")
-	if err := os.WriteFile(b.keyFile, pem.EncodeToMemory(block), 0o600); err != nil {
+	if err := os.WriteFile(b.keyFile, priv, 0o600); err != nil {
 		return err
 	}
-	sshPub, err := ssh.NewPublicKey(pub)
-	if err != nil {
-		return err
-	}
-	if err := p.Cloud.CreateKeyPair(ctx, b.name, strings.TrimSpace(string(ssh.MarshalAuthorizedKey(sshPub)))); err != nil {
+	if err := p.Cloud.CreateKeyPair(ctx, b.name, pub); err != nil {
 		return err
 	}
 	b.keyPair = b.name
@@ -445,16 +425,16 @@ func (p *Pipeline) boot(ctx context.Context, b *build) error {
 func (p *Pipeline) waitSSH(ctx context.Context, b *build) error {
 	wctx, cancel := context.WithTimeout(ctx, b.spec.bootTimeout())
 	defer cancel()
-	var keys []HostKey
+	var lines string
 	for {
 		out, err := p.Cloud.ConsoleOutput(wctx, b.server.ID)
 		if err != nil {
 			return err
 		}
-		if keys, err = ParseConsoleHostKeys(out); err != nil {
+		if lines, err = p.SSH.ConsoleKnownHosts(out, b.server.Address); err != nil {
 			return fmt.Errorf("builder %s: %w", b.server.ID, err)
 		}
-		if keys != nil {
+		if lines != "" {
 			break
 		}
 		if err := sleep(wctx, 2*time.Second); err != nil {
@@ -462,17 +442,10 @@ func (p *Pipeline) waitSSH(ctx context.Context, b *build) error {
 		}
 	}
 	known := filepath.Join(b.workDir, "known_hosts")
-	base, err := os.ReadFile(p.KnownHosts)
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("read known_hosts: %w", err)
-	}
-	if len(base) > 0 && base[len(base)-1] != '\n' {
-		base = append(base, '\n')
-	}
-	if err := os.WriteFile(known, append(base, KnownHostsLines(b.server.Address, keys)...), 0o600); err != nil {
+	if err := p.SSH.WriteKnownHosts(known, lines); err != nil {
 		return err
 	}
-	d, err := p.SSH(wctx, known, b.keyFile)
+	d, err := p.SSH.Dialer(wctx, known, b.keyFile)
 	if err != nil {
 		return err
 	}
@@ -485,8 +458,8 @@ func (p *Pipeline) waitSSH(ctx context.Context, b *build) error {
 			b.conn = conn
 			return nil
 		}
-		var changed *hardening.HostKeyChangedError
-		if errors.As(err, &changed) {
+		var changed hostKeyChanged
+		if errors.As(err, &changed) && changed.HostKeyChanged() {
 			return fmt.Errorf("builder %s answers with a host key its console did not print: %w", b.server.Address, err)
 		}
 		last = err
@@ -494,6 +467,13 @@ func (p *Pipeline) waitSSH(ctx context.Context, b *build) error {
 			return fmt.Errorf("SSH to builder %s through the bastion: %w (last: %v)", b.server.Address, err, last)
 		}
 	}
+}
+
+// hostKeyChanged is satisfied by the SSH layer's error for a host that presents another key
+// than known_hosts has.
+type hostKeyChanged interface {
+	error
+	HostKeyChanged() bool
 }
 
 // run runs a shell script on the builder and returns a clear error with stderr's end.

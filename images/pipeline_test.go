@@ -135,7 +135,17 @@ func (f *fakeCloud) leftovers() []string {
 	return out
 }
 
-func noSSH(context.Context, string, string) (hardening.Dialer, error) {
+// noSSH makes keys and reads no console; it dials nothing.
+type noSSH struct{}
+
+func (noSSH) NewKeyPair(string) ([]byte, string, error) {
+	return []byte("private key\n"), "ssh-ed25519 AAAAfake", nil
+}
+func (noSSH) ConsoleKnownHosts(string, string) (string, error) { return "", nil }
+func (noSSH) WriteKnownHosts(path, lines string) error {
+	return os.WriteFile(path, []byte(lines), 0o600)
+}
+func (noSSH) Dialer(context.Context, string, string) (hardening.Dialer, error) {
 	return nil, errors.New("no SSH in this test")
 }
 
@@ -143,7 +153,7 @@ func TestBuildInterruptedCleansUp(t *testing.T) {
 	f := newFakeCloud()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	p := &Pipeline{Cloud: f, SSH: noSSH, Hook: func(e StepEvent) {
+	p := &Pipeline{Cloud: f, SSH: noSSH{}, Hook: func(e StepEvent) {
 		if e.Step == "wait for ssh" && !e.Done {
 			cancel() // Ctrl-C while waiting for the builder's console
 		}
@@ -164,7 +174,7 @@ func TestBuildInterruptedCleansUp(t *testing.T) {
 func TestBuildFailedBootCleansUp(t *testing.T) {
 	f := newFakeCloud()
 	f.failBoot = true
-	p := &Pipeline{Cloud: f, SSH: noSSH}
+	p := &Pipeline{Cloud: f, SSH: noSSH{}}
 	res, err := p.Build(context.Background(), Spec{Name: "node", Source: ImageQuery{Name: "debian-12-base"}, BastionGroup: "c-bastion"})
 	if err == nil || !strings.Contains(err.Error(), "boot builder: server server-") || !strings.Contains(err.Error(), "No valid host") {
 		t.Fatalf("err = %v", err)
@@ -183,7 +193,7 @@ func TestBuildFailedBootCleansUp(t *testing.T) {
 func TestBuildKeepsBuilderWhenAsked(t *testing.T) {
 	f := newFakeCloud()
 	f.failBoot = true
-	p := &Pipeline{Cloud: f, SSH: noSSH}
+	p := &Pipeline{Cloud: f, SSH: noSSH{}}
 	_, err := p.Build(context.Background(), Spec{Name: "node", Source: ImageQuery{Name: "debian-12-base"}, BastionGroup: "c-bastion", KeepBuilderOnFailure: true})
 	if err == nil {
 		t.Fatal("want an error")
@@ -208,7 +218,7 @@ func TestBuildWithoutBastionGroupBootsNothing(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFakeCloud()
 			f.noBastion = tc.noBastion
-			p := &Pipeline{Cloud: f, SSH: noSSH}
+			p := &Pipeline{Cloud: f, SSH: noSSH{}}
 			_, err := p.Build(context.Background(), Spec{Name: "node", Config: "c", Source: ImageQuery{Name: "debian-12-base"}, BastionGroup: tc.group})
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("err = %v, want %q", err, tc.want)

@@ -164,7 +164,7 @@ func runImageBuild(ctx context.Context, g *globals, o imageBuildOptions, name st
 	}
 	defer release()
 	runDir := filepath.Join(cfg.Compliance.ReportDir, "image-"+name+"-"+hardening.NewRunID(time.Now()))
-	p := &images.Pipeline{Cloud: cloud, SSH: newBuildDialer(g, cfg, spec.SSHUser), KnownHosts: cfg.SSH.KnownHosts,
+	p := &images.Pipeline{Cloud: cloud, SSH: buildSSH{cfg: cfg, user: spec.SSHUser, logger: g.logger},
 		RunDir: runDir, Logger: g.logger, Hook: func(e images.StepEvent) {
 			switch {
 			case !e.Done:
