@@ -1,6 +1,7 @@
 package images
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"github.com/hardenctl/hardenctl/hardening"
+	"github.com/hardenctl/hardenctl/internal/shell"
 )
 
 // Ownership tags and properties of published images.
@@ -494,6 +496,9 @@ func run(ctx context.Context, c hardening.Conn, what, script string) error {
 func (p *Pipeline) configureMirrors(ctx context.Context, b *build) error {
 	var sh strings.Builder
 	sh.WriteString("set -e\n")
+	if err := uploadMirrorKeys(ctx, b.conn, b.spec.Mirrors, &sh); err != nil {
+		return err
+	}
 	var apt, yum []Mirror
 	for _, m := range b.spec.Mirrors {
 		if m.Kind == "yum" {
@@ -531,8 +536,11 @@ func aptSources(ms []Mirror) string {
 			comps = []string{"main"}
 		}
 		opt := ""
-		if m.Trusted {
+		switch {
+		case m.Trusted:
 			opt = "[trusted=yes] "
+		case len(m.GPGKey) > 0:
+			opt = "[signed-by=" + mirrorKeyPath(m) + "] "
 		}
 		for _, s := range suites {
 			fmt.Fprintf(&b, "deb %s%s %s %s\n", opt, m.URL, s, strings.Join(comps, " "))
@@ -544,9 +552,46 @@ func aptSources(ms []Mirror) string {
 func yumRepos(ms []Mirror) string {
 	var b strings.Builder
 	for _, m := range ms {
-		fmt.Fprintf(&b, "[hardenctl-%s]\nname=%s (hardenctl mirror)\nbaseurl=%s\nenabled=1\ngpgcheck=1\n\n", m.Name, m.Name, m.URL)
+		fmt.Fprintf(&b, "[hardenctl-%s]\nname=%s (hardenctl mirror)\nbaseurl=%s\nenabled=1\n", m.Name, m.Name, m.URL)
+		switch {
+		case m.Trusted:
+			b.WriteString("gpgcheck=0\n")
+		case len(m.GPGKey) > 0:
+			fmt.Fprintf(&b, "gpgcheck=1\ngpgkey=file://%s\n", mirrorKeyPath(m))
+		default:
+			b.WriteString("gpgcheck=1\n")
+		}
+		b.WriteString("\n")
 	}
 	return b.String()
+}
+
+// mirrorKeyPath is where a mirror's signing key is installed on the builder.
+func mirrorKeyPath(m Mirror) string {
+	if m.Kind == "yum" {
+		return "/etc/pki/rpm-gpg/RPM-GPG-KEY-hardenctl-" + m.Name
+	}
+	return "/etc/apt/keyrings/hardenctl-" + m.Name + ".asc"
+}
+
+// mirrorKeyUpload is where a key is uploaded first: SFTP runs as the login user, so the
+// script installs it (as root) where mirrorKeyPath says.
+const mirrorKeyUpload = "/tmp/hardenctl-mirror-keys/"
+
+// uploadMirrorKeys uploads the signing keys of the mirrors that have one (and are not
+// trusted) and adds their installation to the script sh.
+func uploadMirrorKeys(ctx context.Context, c hardening.Conn, ms []Mirror, sh *strings.Builder) error {
+	for _, m := range ms {
+		if m.Trusted || len(m.GPGKey) == 0 {
+			continue
+		}
+		up := mirrorKeyUpload + m.Name + ".asc"
+		if err := c.Upload(ctx, up, bytes.NewReader(m.GPGKey), 0o644); err != nil {
+			return fmt.Errorf("upload the signing key of mirror %s: %w", m.Name, err)
+		}
+		fmt.Fprintf(sh, "install -D -m 0644 %s %s\n", shell.Quote(up), shell.Quote(mirrorKeyPath(m)))
+	}
+	return nil
 }
 
 // registriesConf renders containers-registries.conf(5) and Docker's daemon.json.

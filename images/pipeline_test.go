@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -312,5 +313,72 @@ func TestGCRemovesEarlierBuilds(t *testing.T) {
 	}
 	if len(removed) != 5 || f.gcQuery[0] != "[managed-by:hardenctl hardenctl-builder:c] hardenctl-build_c_" {
 		t.Errorf("removed %v, query %v", removed, f.gcQuery)
+	}
+}
+
+// recConn records what the pipeline runs and uploads on the builder.
+type recConn struct {
+	scripts []string
+	uploads map[string]string
+}
+
+func (c *recConn) Run(_ context.Context, cmd string, _, _ io.Writer) (int, error) {
+	c.scripts = append(c.scripts, cmd)
+	return 0, nil
+}
+func (c *recConn) Upload(_ context.Context, p string, r io.Reader, _ uint32) error {
+	b, err := io.ReadAll(r)
+	if c.uploads == nil {
+		c.uploads = map[string]string{}
+	}
+	c.uploads[p] = string(b)
+	return err
+}
+func (c *recConn) Download(context.Context, string, io.Writer) error {
+	return errors.New("no download")
+}
+func (c *recConn) Close() error { return nil }
+
+// A trusted yum mirror is not signature-checked (gpgcheck=0, as the config documents); an
+// untrusted one is.
+func TestYumTrustedMirrorHasNoGPGCheck(t *testing.T) {
+	got := yumRepos([]Mirror{{Name: "lab", Kind: "yum", URL: "http://10.252.0.2/rhel9", Trusted: true}, {Name: "prod", Kind: "yum", URL: "https://mirror/rhel9"}})
+	want := "[hardenctl-lab]\nname=lab (hardenctl mirror)\nbaseurl=http://10.252.0.2/rhel9\nenabled=1\ngpgcheck=0\n\n" +
+		"[hardenctl-prod]\nname=prod (hardenctl mirror)\nbaseurl=https://mirror/rhel9\nenabled=1\ngpgcheck=1\n\n"
+	if got != want {
+		t.Errorf("yum repos:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// A mirror's gpg_key is uploaded to the builder, installed, and named by the repository
+// definition: yum gpgkey=file://..., apt [signed-by=...].
+func TestMirrorGPGKeyIsInstalledAndUsed(t *testing.T) {
+	key := []byte("-----BEGIN PGP PUBLIC KEY BLOCK-----\nmQINB...\n-----END PGP PUBLIC KEY BLOCK-----\n")
+	c := &recConn{}
+	b := &build{conn: c, spec: Spec{Mirrors: []Mirror{
+		{Name: "deb", Kind: "apt", URL: "https://mirror/debian", GPGKey: key},
+		{Name: "el", Kind: "yum", URL: "https://mirror/rhel9", GPGKey: key},
+	}}}
+	if err := (&Pipeline{}).configureMirrors(context.Background(), b); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"/tmp/hardenctl-mirror-keys/deb.asc", "/tmp/hardenctl-mirror-keys/el.asc"} {
+		if c.uploads[p] != string(key) {
+			t.Errorf("upload %s = %q, want the key", p, c.uploads[p])
+		}
+	}
+	script := strings.Join(c.scripts, "\n")
+	for _, want := range []string{
+		"install -D -m 0644 /tmp/hardenctl-mirror-keys/deb.asc /etc/apt/keyrings/hardenctl-deb.asc\n",
+		"install -D -m 0644 /tmp/hardenctl-mirror-keys/el.asc /etc/pki/rpm-gpg/RPM-GPG-KEY-hardenctl-el\n",
+		"deb [signed-by=/etc/apt/keyrings/hardenctl-deb.asc] https://mirror/debian bookworm main\n",
+		"gpgcheck=1\ngpgkey=file:///etc/pki/rpm-gpg/RPM-GPG-KEY-hardenctl-el\n",
+	} {
+		if !strings.Contains(script, want) {
+			t.Errorf("the mirrors script lacks %q:\n%s", want, script)
+		}
+	}
+	if strings.Index(script, "install -D") > strings.Index(script, "hardenctl-mirrors.list") {
+		t.Error("the keys are installed after the repository definitions that name them")
 	}
 }

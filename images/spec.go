@@ -44,7 +44,11 @@ type Mirror struct {
 	URL        string
 	Suites     []string // apt: suites (default bookworm)
 	Components []string // apt: components (default main)
-	Trusted    bool     // apt: [trusted=yes] (no signature check: test beds only)
+	Trusted    bool     // no signature check (apt [trusted=yes], yum gpgcheck=0): test beds only
+	// GPGKey is the repository's signing key (ASCII-armored, the mirror's gpg_key file): it
+	// is installed on the builder and named by the repository definition (apt signed-by,
+	// yum gpgkey). None: apt uses the image's keyring, yum its imported keys.
+	GPGKey []byte
 }
 
 // Registry is an internal container registry mirror.

@@ -118,7 +118,13 @@ func imageSpec(cfg *config.Config, ib *config.Image) (images.Spec, error) {
 		SSHUser: ib.SSHUser, BastionGroup: bastionGroup(cfg), KeepBuilderOnFailure: ib.KeepBuilderOnFailure}
 	for _, name := range ib.Mirrors {
 		m := cfg.Mirror(name)
-		spec.Mirrors = append(spec.Mirrors, images.Mirror{Name: m.Name, Kind: m.Kind, URL: m.URL, Suites: m.Suites, Components: m.Components, Trusted: m.Trusted})
+		mirror := images.Mirror{Name: m.Name, Kind: m.Kind, URL: m.URL, Suites: m.Suites, Components: m.Components, Trusted: m.Trusted}
+		if m.GPGKey != "" {
+			if mirror.GPGKey, err = os.ReadFile(m.GPGKey); err != nil {
+				return images.Spec{}, fmt.Errorf("mirror %s: read gpg_key: %w", m.Name, err)
+			}
+		}
+		spec.Mirrors = append(spec.Mirrors, mirror)
 	}
 	for _, name := range ib.Registries {
 		r := cfg.Registry(name)
