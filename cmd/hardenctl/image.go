@@ -51,7 +51,7 @@ pair and its security group are deleted in every case (Ctrl-C included) unless
 	}
 	o.configFlags.register(cmd)
 	o.cloudFlags.register(cmd)
-	cmd.Flags().BoolVar(&o.keepBuilder, "keep-builder", false, "keep the builder, key pair and group when the build fails (debugging)")
+	cmd.Flags().BoolVar(&o.keepBuilder, "keep-builder", false, "keep the builder, key pair, group and the private key to reach it when the build fails (debugging; image gc removes them)")
 	cmd.Flags().BoolVar(&o.json, "json", false, "print the result as JSON")
 	cmd.Flags().DurationVar(&o.lockTimeout, "lock-timeout", 0, "wait this long for the configuration's cloud lock when another command holds it")
 	return cmd
@@ -192,7 +192,7 @@ func runImageBuild(ctx context.Context, g *globals, o imageBuildOptions, name st
 			return err
 		}
 	} else {
-		writeBuildText(g, name, res)
+		writeBuildText(g, name, res, keptHint(cfg, spec, res.Kept))
 	}
 	return buildErr
 }
@@ -204,7 +204,26 @@ func errString(err error) string {
 	return err.Error()
 }
 
-func writeBuildText(g *globals, name string, res *images.Result) {
+// keptHint is the command that reaches a builder kept for debugging.
+func keptHint(cfg *config.Config, spec images.Spec, k *images.KeptBuilder) string {
+	if k == nil || k.Address == "" {
+		return ""
+	}
+	user := spec.SSHUser
+	if user == "" {
+		user = "root"
+	}
+	jump := ""
+	if cfg.Bastion != nil && cfg.Bastion.Address != "" {
+		jump = " -J " + cfg.Bastion.Address
+		if cfg.Bastion.User != "" {
+			jump = " -J " + cfg.Bastion.User + "@" + cfg.Bastion.Address
+		}
+	}
+	return fmt.Sprintf("ssh -i %s -o UserKnownHostsFile=%s%s %s@%s", k.KeyFile, k.KnownHosts, jump, user, k.Address)
+}
+
+func writeBuildText(g *globals, name string, res *images.Result, hint string) {
 	tw := tabwriter.NewWriter(g.stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "STEP\tTIME\n")
 	for _, t := range res.Timings {
@@ -220,6 +239,14 @@ func writeBuildText(g *globals, name string, res *images.Result) {
 		}
 	case res.Gated:
 		fmt.Fprintf(g.stdout, "\nNothing published: image %s scored %.2f, below its gate.\n", name, res.Score)
+	}
+	if k := res.Kept; k != nil {
+		fmt.Fprintf(g.stdout, "\nKept the builder for debugging: server %s, key pair %s, security group %s; its private key is %s.\n",
+			k.Server, k.KeyPair, k.Group, k.KeyFile)
+		if hint != "" {
+			fmt.Fprintf(g.stdout, "Reach it with: %s\n", hint)
+		}
+		fmt.Fprintln(g.stdout, "hardenctl image gc (or the next build of this configuration) removes it all.")
 	}
 }
 
