@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hardenctl/hardenctl/event"
 	"github.com/hardenctl/hardenctl/hardening"
 )
 
@@ -21,22 +22,16 @@ type Pipeline struct {
 	// RunDir receives the builder's scan results (ARF, report).
 	RunDir string
 	Logger *slog.Logger
-	// Hook receives each step's start and end (nil: none).
-	Hook func(StepEvent)
+	// Hook receives each step's start and end (Kind image, Address the image's name, Action
+	// the step's name) and the whole build's ("build"); its Halt stops the build before the
+	// next step (the cleanups still run). Nil: event.Nop.
+	Hook event.Hook
 	// Harden, when set, runs the hardening and scan of the builder instead of the scanner's
 	// Host (tests; nil in the CLI).
 	Harden func(ctx context.Context, s *hardening.Scanner, h hardening.Host) hardening.HostResult
 	// Now and NewID are replaced in tests.
 	Now   func() time.Time
 	NewID func() string
-}
-
-// StepEvent reports one step of a build.
-type StepEvent struct {
-	Step    string
-	Done    bool
-	Err     error
-	Elapsed time.Duration
 }
 
 // Timing is how long one step took.
@@ -148,6 +143,8 @@ func (p *Pipeline) Build(ctx context.Context, spec Spec) (res *Result, err error
 	b.name = buildPrefix(spec.Config) + spec.Name + "-" + b.id
 	res = &Result{BuildID: b.id}
 	start := p.Now()
+	gate := event.NewGate(p.Hook)
+	unit := event.Event{Kind: event.KindImage, Address: spec.Name, Action: "build"}
 	var done []step
 	defer func() {
 		b.keep = err != nil && spec.KeepBuilderOnFailure
@@ -163,21 +160,50 @@ func (p *Pipeline) Build(ctx context.Context, spec Spec) (res *Result, err error
 			res.Kept = &KeptBuilder{Server: b.server.ID, Address: b.server.Address, KeyPair: b.keyPair, Group: b.groupID, KeyFile: b.keyFile, KnownHosts: b.knownHosts}
 			p.Logger.Warn("kept the failed builder for debugging; image gc removes it", "server", b.server.ID, "address", b.server.Address,
 				"key_pair", b.keyPair, "group", b.groupID, "key_file", b.keyFile, "known_hosts", b.knownHosts)
+			gate.Send(event.Event{Kind: event.KindImage, Address: spec.Name, Action: "keep builder", Phase: event.Info, Status: "kept",
+				Message: fmt.Sprintf("kept builder %s (%s), key pair %s, group %s; private key %s", b.server.ID, b.server.Address, b.keyPair, b.groupID, b.keyFile)})
 		}
 		res.Duration = p.Now().Sub(start)
 		res.Source, res.Image, res.Scan, res.Retired = b.source, b.image, b.scan, b.retired
+		end := unit
+		end.Phase, end.Err, end.Elapsed = event.End, err, res.Duration
+		if b.scan != nil && b.scan.Result != nil {
+			score := res.Score
+			end.Score = &score
+		}
+		switch {
+		case errors.Is(err, event.ErrHalted):
+			end.Status = "halted"
+		case res.Gated:
+			end.Status = "below-minimum"
+		case err == nil:
+			end.Status, end.Message = "published", fmt.Sprintf("image %s from %s", b.image.ID, b.source.Name)
+		}
+		gate.Send(end)
 	}()
+	start1 := unit
+	start1.Phase = event.Start
+	gate.Send(start1)
 	for _, s := range p.steps() {
 		if err := ctx.Err(); err != nil {
 			return res, fmt.Errorf("build %s interrupted before %s: %w", spec.Name, s.Name(), err)
 		}
-		p.Hook(StepEvent{Step: s.Name()})
+		if gate.Halted() {
+			return res, fmt.Errorf("build %s stopped before %s: %w", spec.Name, s.Name(), event.ErrHalted)
+		}
+		ev := event.Event{Kind: event.KindImage, Address: spec.Name, Action: s.Name(), Phase: event.Start}
+		if gate.Send(ev) == event.Halt {
+			ev.Phase, ev.Status, ev.Err = event.End, "halted", event.ErrHalted
+			gate.Send(ev)
+			return res, fmt.Errorf("build %s stopped before %s: %w", spec.Name, s.Name(), event.ErrHalted)
+		}
 		t0 := p.Now()
 		done = append(done, s)
 		serr := s.Run(ctx, b)
 		el := p.Now().Sub(t0)
 		res.Timings = append(res.Timings, Timing{Step: s.Name(), Elapsed: el})
-		p.Hook(StepEvent{Step: s.Name(), Done: true, Err: serr, Elapsed: el})
+		ev.Phase, ev.Err, ev.Elapsed = event.End, serr, el
+		gate.Send(ev)
 		if b.scan != nil && b.scan.Result != nil {
 			res.Score = b.scan.Result.Score
 		}
@@ -194,9 +220,7 @@ func (p *Pipeline) defaults() {
 	if p.Logger == nil {
 		p.Logger = slog.New(slog.DiscardHandler)
 	}
-	if p.Hook == nil {
-		p.Hook = func(StepEvent) {}
-	}
+	p.Hook = event.OrNop(p.Hook)
 	if p.Now == nil {
 		p.Now = time.Now
 	}

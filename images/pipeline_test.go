@@ -3,6 +3,7 @@ package images_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hardenctl/hardenctl/event"
 	"github.com/hardenctl/hardenctl/hardening"
 	"github.com/hardenctl/hardenctl/images"
 	"github.com/hardenctl/hardenctl/images/imagestest"
@@ -19,11 +21,11 @@ func TestBuildInterruptedCleansUp(t *testing.T) {
 	f := imagestest.NewCloud()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	p := &images.Pipeline{Cloud: f, SSH: &imagestest.SSH{NoDialer: true}, Hook: func(e images.StepEvent) {
-		if e.Step == "wait for ssh" && !e.Done {
+	p := &images.Pipeline{Cloud: f, SSH: &imagestest.SSH{NoDialer: true}, Hook: event.Observe(func(e event.Event) {
+		if e.Action == "wait for ssh" && e.Phase == event.Start {
 			cancel() // Ctrl-C while waiting for the builder's console
 		}
-	}}
+	})}
 	_, err := p.Build(ctx, images.Spec{Name: "node", Source: images.ImageQuery{Name: "debian-12-base"}, Flavor: "m1.small", Network: "platform",
 		BastionGroup: "c-bastion", BootTimeout: time.Minute})
 	if err == nil || !errors.Is(err, context.Canceled) {
@@ -298,5 +300,49 @@ func TestMirrorGPGKeyIsInstalledAndUsed(t *testing.T) {
 	}
 	if strings.Index(script, "install -D") > strings.Index(script, "hardenctl-mirrors.list") {
 		t.Error("the keys are installed after the repository definitions that name them")
+	}
+}
+
+// The build reports each step as an image event (Address the image, Action the step) and
+// the whole build; a hook's Halt stops it before the next step, and the cleanups still run.
+func TestBuildHaltsBetweenSteps(t *testing.T) {
+	f := imagestest.NewCloud()
+	f.Console = imagestest.HostKeysConsole
+	ssh := &imagestest.SSH{}
+	var events []event.Event
+	p := &images.Pipeline{Cloud: f, SSH: ssh, Harden: imagestest.Harden(95), Hook: event.Func(func(e event.Event) event.Action {
+		events = append(events, e)
+		if e.Action == "boot builder" && e.Phase == event.End {
+			return event.Halt
+		}
+		return event.Continue
+	})}
+	res, err := p.Build(context.Background(), images.Spec{Name: "node", Config: "c", Source: images.ImageQuery{Name: "debian-12-base"}, BastionGroup: "c-bastion"})
+	if !errors.Is(err, event.ErrHalted) {
+		t.Fatalf("err = %v, want it to wrap event.ErrHalted", err)
+	}
+	if !strings.Contains(err.Error(), "stopped before wait for ssh") {
+		t.Errorf("err = %v, want it to name the step it stopped before", err)
+	}
+	if left := f.Live(); len(left) != 0 {
+		t.Errorf("a halted build left %v: its cleanups must still run", left)
+	}
+	if n := len(res.Timings); n != 7 {
+		t.Errorf("%d steps ran, want 7 (up to the boot)", n)
+	}
+	var got []string
+	for _, e := range events {
+		if e.Kind != event.KindImage || e.Address != "node" {
+			t.Errorf("event %+v: want kind image, address node", e)
+		}
+		got = append(got, fmt.Sprintf("%s %s", e.Action, e.Phase))
+	}
+	want := "build start,clean earlier builds start,clean earlier builds end,prepare start,prepare end,resolve source start,resolve source end," +
+		"bastion group start,bastion group end,key pair start,key pair end,security group start,security group end,boot builder start,boot builder end,build end"
+	if strings.Join(got, ",") != want {
+		t.Errorf("events:\n%s\nwant:\n%s", strings.Join(got, ","), want)
+	}
+	if last := events[len(events)-1]; last.Status != "halted" || !errors.Is(last.Err, event.ErrHalted) {
+		t.Errorf("the build's end = %+v, want status halted and ErrHalted", last)
 	}
 }

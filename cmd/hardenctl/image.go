@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/hardenctl/hardenctl/config"
+	"github.com/hardenctl/hardenctl/event"
 	"github.com/hardenctl/hardenctl/hardening"
 	"github.com/hardenctl/hardenctl/images"
 	"github.com/hardenctl/hardenctl/plan"
@@ -52,7 +53,7 @@ pair and its security group are deleted in every case (Ctrl-C included) unless
 	o.configFlags.register(cmd)
 	o.cloudFlags.register(cmd)
 	cmd.Flags().BoolVar(&o.keepBuilder, "keep-builder", false, "keep the builder, key pair, group and the private key to reach it when the build fails (debugging; image gc removes them)")
-	cmd.Flags().BoolVar(&o.json, "json", false, "print the result as JSON")
+	cmd.Flags().BoolVar(&o.json, "json", false, "stream the build's events as JSON lines on stdout (one object a line: time, kind, address, action, phase, elapsed_ms, status, error, score, message)")
 	cmd.Flags().DurationVar(&o.lockTimeout, "lock-timeout", 0, "wait this long for the configuration's cloud lock when another command holds it")
 	return cmd
 }
@@ -170,38 +171,35 @@ func runImageBuild(ctx context.Context, g *globals, o imageBuildOptions, name st
 	}
 	defer release()
 	runDir := filepath.Join(cfg.Compliance.ReportDir, "image-"+name+"-"+hardening.NewRunID(time.Now()))
-	p := &images.Pipeline{Cloud: cloud, SSH: buildSSH{cfg: cfg, user: spec.SSHUser, logger: g.logger},
-		RunDir: runDir, Logger: g.logger, Hook: func(e images.StepEvent) {
-			switch {
-			case !e.Done:
-				fmt.Fprintf(g.stderr, "image %s: %s...\n", name, e.Step)
-			case e.Err != nil:
-				fmt.Fprintf(g.stderr, "image %s: %s failed after %s\n", name, e.Step, e.Elapsed.Round(time.Millisecond))
-			default:
-				fmt.Fprintf(g.stderr, "image %s: %s done in %s\n", name, e.Step, e.Elapsed.Round(time.Millisecond))
-			}
-		}}
-	res, buildErr := p.Build(ctx, spec)
-	if o.json {
-		enc := json.NewEncoder(g.stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(struct {
-			*images.Result
-			Error string `json:"error,omitempty"`
-		}{res, errString(buildErr)}); err != nil {
-			return err
-		}
-	} else {
-		writeBuildText(g, name, res, keptHint(cfg, spec, res.Kept))
-	}
-	return buildErr
+	p := &images.Pipeline{Cloud: cloud, SSH: buildSSH{cfg: cfg, user: spec.SSHUser, logger: g.logger}, RunDir: runDir, Logger: g.logger}
+	return buildImage(ctx, g, p, spec, buildOutput{json: o.json, hint: func(k *images.KeptBuilder) string { return keptHint(cfg, spec, k) }})
 }
 
-func errString(err error) string {
-	if err == nil {
-		return ""
+// buildOutput is how image build reports.
+type buildOutput struct {
+	json bool                             // stream the events as JSON lines on stdout
+	now  func() time.Time                 // stamps the JSON lines (nil: time.Now; tests pin it)
+	hint func(*images.KeptBuilder) string // the command that reaches a kept builder
+}
+
+// buildImage runs the build. Progress goes to stderr as text (event.Text); with -json the
+// events are streamed on stdout as JSON lines (event.JSON) and nothing else is written
+// there; else stdout gets the steps' times and the outcome.
+func buildImage(ctx context.Context, g *globals, p *images.Pipeline, spec images.Spec, out buildOutput) error {
+	hooks := []event.Hook{&event.Text{W: g.stderr, Verbose: g.verbose}}
+	if out.json {
+		hooks = append(hooks, &event.JSON{W: g.stdout, Now: out.now})
 	}
-	return err.Error()
+	p.Hook = event.Multi(hooks...)
+	res, err := p.Build(ctx, spec)
+	if !out.json {
+		hint := ""
+		if out.hint != nil {
+			hint = out.hint(res.Kept)
+		}
+		writeBuildText(g, spec.Name, res, hint)
+	}
+	return err
 }
 
 // keptHint is the command that reaches a builder kept for debugging.

@@ -9,7 +9,7 @@ import "strings"
 const safe = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-./=:,@+"
 
 // Quote quotes s as one word for a POSIX shell: as it is when it holds only letters, digits
-// and _-./=:,@+ (and is not empty), else in single quotes, each ' written as '\''.
+// and _-./=:,@+ (and is not empty), else in single quotes, each ' written as '\”.
 func Quote(s string) string {
 	if s != "" && strings.Trim(s, safe) == "" {
 		return s
