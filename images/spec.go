@@ -31,7 +31,8 @@ type Spec struct {
 	// SSH into the builder comes only from its members. Empty: there is no bastion, and
 	// nothing is built.
 	BastionGroup string
-	// KeepBuilderOnFailure leaves the builder, key pair and group for debugging.
+	// KeepBuilderOnFailure leaves a failed build's builder, key pair and group for
+	// debugging, with the private key and known_hosts that reach it (Result.Kept).
 	KeepBuilderOnFailure bool
 	// Timeouts: to ACTIVE and SSH (default 10 min), for the hardening (default 30 min).
 	BootTimeout, HardenTimeout time.Duration

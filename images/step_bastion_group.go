@@ -21,7 +21,6 @@ func (*stepBastionGroup) Name() string { return "bastion group" }
 
 func (s *stepBastionGroup) Run(ctx context.Context, b *build) error {
 	p := s.p
-
 	if b.spec.BastionGroup == "" {
 		return errors.New("the configuration has no bastion: builders take SSH only from the bastion's security group; add a bastion block and apply it")
 	}

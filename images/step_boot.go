@@ -15,7 +15,6 @@ func (*stepBoot) Name() string { return "boot builder" }
 
 func (s *stepBoot) Run(ctx context.Context, b *build) error {
 	p := s.p
-
 	id, err := p.Cloud.CreateServer(ctx, ServerSpec{Name: b.name, ImageID: b.source.ID, Flavor: b.spec.Flavor,
 		Network: b.spec.Network, SecurityGroups: []string{b.groupID}, KeyName: b.keyPair,
 		Metadata: map[string]string{"hardenctl_build": b.id, "hardenctl_image": b.spec.Name},
@@ -37,17 +36,17 @@ func (s *stepBoot) Run(ctx context.Context, b *build) error {
 	return nil
 }
 
-func (s Spec) bootTimeout() time.Duration {
-	if s.BootTimeout > 0 {
-		return s.BootTimeout
-	}
-	return 10 * time.Minute
-}
-
 // Cleanup deletes the server it booted, unless the builder is kept.
 func (s *stepBoot) Cleanup(ctx context.Context, b *build) error {
 	if b.server.ID == "" || b.keep {
 		return nil
 	}
 	return s.p.Cloud.DeleteServer(ctx, b.server.ID)
+}
+
+func (s Spec) bootTimeout() time.Duration {
+	if s.BootTimeout > 0 {
+		return s.BootTimeout
+	}
+	return 10 * time.Minute
 }

@@ -16,7 +16,6 @@ func (*stepRetire) Name() string { return "retire old images" }
 
 func (s *stepRetire) Run(ctx context.Context, b *build) error {
 	p := s.p
-
 	if b.spec.Keep <= 0 {
 		return nil
 	}

@@ -11,7 +11,6 @@ func (*stepSecurityGroup) Name() string { return "security group" }
 
 func (s *stepSecurityGroup) Run(ctx context.Context, b *build) error {
 	p := s.p
-
 	id, err := p.Cloud.CreateBuildGroup(ctx, b.name, b.bastion, b.tags())
 	if err != nil {
 		return err

@@ -16,7 +16,6 @@ func (*stepSnapshot) Name() string { return "snapshot" }
 
 func (s *stepSnapshot) Run(ctx context.Context, b *build) error {
 	p := s.p
-
 	name := b.spec.Name
 	id, err := p.Cloud.Snapshot(ctx, b.server.ID, name, map[string]string{propPrefix + "build": b.id, propBuildConfig: b.spec.Config})
 	if err != nil {

@@ -17,7 +17,6 @@ func (*stepResolveSource) Name() string { return "resolve source" }
 
 func (s *stepResolveSource) Run(ctx context.Context, b *build) error {
 	p := s.p
-
 	found, err := p.Cloud.FindImages(ctx, b.spec.Source)
 	if err != nil {
 		return err
