@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 
-	"golang.org/x/crypto/ssh/knownhosts"
-
 	"github.com/hardenctl/hardenctl/event"
 	"github.com/hardenctl/hardenctl/internal/fanout"
 )
@@ -132,14 +130,9 @@ type hostKeyProblem interface {
 	HostKeyProblem() bool
 }
 
-// isHostKeyError reports whether err is a host key verification failure: the SSH layer's, or
-// x/crypto's knownhosts errors that it wraps.
+// isHostKeyError reports whether err is a host key verification failure (the SSH layer
+// marks every one of them, unknown, changed or revoked).
 func isHostKeyError(err error) bool {
 	var hk hostKeyProblem
-	if errors.As(err, &hk) && hk.HostKeyProblem() {
-		return true
-	}
-	var ke *knownhosts.KeyError
-	var re *knownhosts.RevokedError
-	return errors.As(err, &ke) || errors.As(err, &re)
+	return errors.As(err, &hk) && hk.HostKeyProblem()
 }

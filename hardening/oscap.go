@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hardenctl/hardenctl/internal/shell"
 	"github.com/hardenctl/hardenctl/profiles"
 )
 
@@ -475,21 +476,21 @@ type evaluation struct {
 // seconds after the host's deadline.
 func (e evaluation) command(dir string, deadline time.Time, hasDeadline bool) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "cd %s && ", shellQuote(dir))
+	fmt.Fprintf(&b, "cd %s && ", shell.Quote(dir))
 	if hasDeadline {
 		secs := int(math.Ceil(time.Until(deadline).Seconds())) + 5
 		fmt.Fprintf(&b, "timeout -s KILL %d ", max(secs, 1))
 	}
-	b.WriteString("oscap xccdf eval --profile " + shellQuote(e.profile))
+	b.WriteString("oscap xccdf eval --profile " + shell.Quote(e.profile))
 	if e.tailoring != "" {
-		b.WriteString(" --tailoring-file " + shellQuote(e.tailoring))
+		b.WriteString(" --tailoring-file " + shell.Quote(e.tailoring))
 	}
 	if e.remediate {
 		b.WriteString(" --remediate")
 	}
 	// The ARF holds the XCCDF results (with the OVAL results and the target's facts): a separate
 	// --results file would be a second copy to write, compress and fetch.
-	b.WriteString(" --results-arf arf.xml --report report.html " + shellQuote(e.ds))
+	b.WriteString(" --results-arf arf.xml --report report.html " + shell.Quote(e.ds))
 	b.WriteString("; rc=$?")
 	if e.gzip {
 		// The ARF is XML (14 MB for Debian's standard profile): gzip -1 makes it and the report
@@ -625,7 +626,7 @@ func (rs *remoteDir) upload(ctx context.Context, name string, data []byte, diges
 	if digest == "" {
 		return nil
 	}
-	out, err := runOut(ctx, rs.conn, "sha256sum "+shellQuote(path), "check "+name)
+	out, err := runOut(ctx, rs.conn, "sha256sum "+shell.Quote(path), "check "+name)
 	if err != nil {
 		return err
 	}
@@ -647,7 +648,7 @@ func (rs *remoteDir) uploadDatastream(ctx context.Context, ds Datastream) error 
 	if err := rs.conn.Upload(ctx, path+".gz", bytes.NewReader(ds.Gzip), 0o600); err != nil {
 		return fmt.Errorf("upload %s: %w", ds.Name, err)
 	}
-	cmd := fmt.Sprintf("command -v gzip >/dev/null || exit 127; gzip -d %s.gz", shellQuote(path))
+	cmd := fmt.Sprintf("command -v gzip >/dev/null || exit 127; gzip -d %s.gz", shell.Quote(path))
 	_, err := runOut(ctx, rs.conn, cmd, "unpack "+ds.Name)
 	if re := (*remoteError)(nil); errors.As(err, &re) && re.Exit == 127 {
 		return rs.upload(ctx, ds.Name, ds.Data, ds.SHA256)
@@ -664,7 +665,7 @@ func (rs *remoteDir) uploadDatastream(ctx context.Context, ds Datastream) error 
 func (rs *remoteDir) remove(ctx context.Context, log *slog.Logger) {
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
 	defer cancel()
-	if _, err := runOut(cctx, rs.conn, "rm -rf -- "+shellQuote(rs.dir), "remove remote directory"); err != nil {
+	if _, err := runOut(cctx, rs.conn, "rm -rf -- "+shell.Quote(rs.dir), "remove remote directory"); err != nil {
 		log.Warn("remote directory left behind", "dir", rs.dir, "error", err)
 	}
 }
@@ -697,14 +698,6 @@ func (t *tailBuffer) Write(p []byte) (int, error) {
 }
 
 func (t *tailBuffer) String() string { return strings.TrimSpace(string(t.b)) }
-
-// shellQuote quotes s for a POSIX shell.
-func shellQuote(s string) string {
-	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-./=:,@+") == "" {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
 
 // HostDirName is the report directory name of a host: its name with anything but letters,
 // digits, '.', '-' and '_' replaced.

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hardenctl/hardenctl/internal/shell"
 	"github.com/hardenctl/hardenctl/profiles"
 )
 
@@ -28,8 +29,8 @@ var backupPaths = []string{"/etc/ssh", "/etc/sudoers", "/etc/sudoers.d"}
 
 // backupAccessConfig copies sshd's and sudo's configuration into the remote directory.
 func (rs *remoteDir) backupAccessConfig(ctx context.Context) error {
-	cmd := "mkdir -p " + shellQuote(rs.dir+"/backup") + " && for p in " + strings.Join(backupPaths, " ") +
-		`; do [ -e "$p" ] && cp -a --parents "$p" ` + shellQuote(rs.dir+"/backup") + `; done; true`
+	cmd := "mkdir -p " + shell.Quote(rs.dir+"/backup") + " && for p in " + strings.Join(backupPaths, " ") +
+		`; do [ -e "$p" ] && cp -a --parents "$p" ` + shell.Quote(rs.dir+"/backup") + `; done; true`
 	_, err := runOut(ctx, rs.conn, cmd, "back up sshd and sudo configuration")
 	return err
 }
@@ -39,7 +40,7 @@ func (rs *remoteDir) restoreAccessConfig(ctx context.Context, paths ...string) e
 	var b strings.Builder
 	for _, p := range paths {
 		src := rs.dir + "/backup" + p
-		fmt.Fprintf(&b, "if [ -e %s ]; then rm -rf %s && cp -a %s %s; fi; ", shellQuote(src), shellQuote(p), shellQuote(src), shellQuote(path.Dir(p)))
+		fmt.Fprintf(&b, "if [ -e %s ]; then rm -rf %s && cp -a %s %s; fi; ", shell.Quote(src), shell.Quote(p), shell.Quote(src), shell.Quote(path.Dir(p)))
 	}
 	b.WriteString("true")
 	_, err := runOut(ctx, rs.conn, b.String(), "restore "+strings.Join(paths, " "))
@@ -55,9 +56,9 @@ func (s *Scanner) installAdditions(ctx context.Context, rs *remoteDir, res *Host
 		if err := rs.upload(ctx, "audit.rules", rules, ""); err != nil {
 			return err
 		}
-		install := fmt.Sprintf("install -D -m 0640 %s %s", shellQuote(rs.dir+"/audit.rules"), profiles.AuditRulesPath)
+		install := fmt.Sprintf("install -D -m 0640 %s %s", shell.Quote(rs.dir+"/audit.rules"), profiles.AuditRulesPath)
 		for _, d := range p.AuditRuleDirs() {
-			install += fmt.Sprintf(" && { [ -d %[1]s ] || { install -d -m 0700 %[1]s && echo %[1]s; }; }", shellQuote(d))
+			install += fmt.Sprintf(" && { [ -d %[1]s ] || { install -d -m 0700 %[1]s && echo %[1]s; }; }", shell.Quote(d))
 		}
 		created, err := runOut(ctx, rs.conn, install, "install audit rules")
 		if err != nil {
@@ -140,8 +141,8 @@ else
   sleep 1
   kill -0 "$(cat %[5]s)"
   echo daemon
-fi`, shellQuote(rs.dir), profiles.SecretWatchPath, profiles.SecretWatchUnit, profiles.SecretWatchPIDDir, pidFile,
-		shellQuote(s.Profile.WatchSecrets), profiles.SecretAuditKey, profiles.SecretWatchLog)
+fi`, shell.Quote(rs.dir), profiles.SecretWatchPath, profiles.SecretWatchUnit, profiles.SecretWatchPIDDir, pidFile,
+		shell.Quote(s.Profile.WatchSecrets), profiles.SecretAuditKey, profiles.SecretWatchLog)
 	out, err := runOut(ctx, rs.conn, cmd, "start the secret-mount watcher")
 	if err != nil {
 		return err
@@ -270,7 +271,7 @@ func guardCommand(user string) string {
 addrs=$(echo "$SSH_CONNECTION" | cut -d' ' -f1)
 [ -n "$addrs" ] || addrs=$(ss -Htn state established '( sport = :22 )' 2>/dev/null | awk '{a=$4; sub(/:[0-9]+$/, "", a); gsub(/[][]/, "", a); print a}' | sort -u)
 [ -n "$addrs" ] || addrs=127.0.0.1
-for a in $addrs; do echo "== $a"; sshd -T -C user=%[1]s,host=$a,addr=$a || exit 4; done`, shellQuote(user))
+for a in $addrs; do echo "== $a"; sshd -T -C user=%[1]s,host=$a,addr=$a || exit 4; done`, shell.Quote(user))
 }
 
 // checkSSHD runs the guard command for the path's user and returns, per peer address, why
@@ -313,8 +314,6 @@ type bastionDialer interface {
 	// ProveBastionForwarding forwards to the bastion's own sshd over a new bastion connection.
 	ProveBastionForwarding(ctx context.Context) error
 }
-
-var _ bastionDialer = (*SSHDialer)(nil)
 
 // bastionGuard is set while hardening the bastion itself, when its forwarding worked before
 // remediation.
@@ -427,7 +426,7 @@ func (s *Scanner) keepPath(ctx context.Context, rs *remoteDir, p sshPath, res *H
 	s.logger().Info("guard: remediation cut an SSH path", "host", res.Host, "path", p.String(), "refused", strings.Join(whys, "; "))
 	if !needRestore {
 		from := strings.Join(addrs, ",")
-		cmd := "printf '%s' " + shellQuote(p.matchBlock(from, strings.Join(whys, "; "))) + " >> /etc/ssh/sshd_config"
+		cmd := "printf '%s' " + shell.Quote(p.matchBlock(from, strings.Join(whys, "; "))) + " >> /etc/ssh/sshd_config"
 		if _, err := runOut(ctx, rs.conn, cmd, "repair sshd configuration"); err != nil {
 			return err
 		}

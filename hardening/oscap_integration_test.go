@@ -10,7 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hardenctl/hardenctl/internal/shell"
 	"github.com/hardenctl/hardenctl/profiles"
+	"github.com/hardenctl/hardenctl/remote"
 )
 
 func realContent(t testing.TB) Datastreams {
@@ -132,7 +134,7 @@ func TestIntegrationHardenNodeAsSudoUser(t *testing.T) {
 	// mount namespace: inside, CAP_SYS_ADMIN is dropped).
 	pid := tb.pid1(t, "h01")
 	dir := "/var/lib/kubelet/pods/u1/volumes/kubernetes.io~secret/token"
-	out, err := exec.Command("nsenter", "-t", pid, "-m", "sh", "-c", "mkdir -p "+shellQuote(dir)+" && mount -t tmpfs -o size=1m tmpfs "+shellQuote(dir)).CombinedOutput()
+	out, err := exec.Command("nsenter", "-t", pid, "-m", "sh", "-c", "mkdir -p "+shell.Quote(dir)+" && mount -t tmpfs -o size=1m tmpfs "+shell.Quote(dir)).CombinedOutput()
 	if err != nil {
 		t.Fatalf("mount a secret: %v %s", err, out)
 	}
@@ -150,15 +152,15 @@ func TestIntegrationHardenNodeAsSudoUser(t *testing.T) {
 // fleetDialer is the transport the fleet tests use: the SSH layer, through the bastion.
 func fleetDialer(t testing.TB, tb *testbed, user string) Dialer {
 	t.Helper()
-	d, err := NewDialer(context.Background(), SSHConfig{
+	d, err := remote.NewDialer(context.Background(), remote.Config{
 		User: user, IdentityFiles: []string{tb.key}, KnownHostsFile: tb.run + "/known_hosts",
-		Bastion: &BastionConfig{Address: tb.bastion, User: "root"}, Sudo: true,
+		Bastion: &remote.BastionConfig{Address: tb.bastion, User: "root"}, Sudo: true,
 	}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { d.Close() })
-	return d
+	return remoteDialer{d}
 }
 
 func TestIntegrationScan20(t *testing.T) {

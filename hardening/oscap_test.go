@@ -21,10 +21,10 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"golang.org/x/crypto/ssh/knownhosts"
 
 	"github.com/hardenctl/hardenctl/event"
 	"github.com/hardenctl/hardenctl/profiles"
+	"github.com/hardenctl/hardenctl/remote"
 )
 
 const debian12 = "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nVERSION_ID=\"12\"\nID=debian\n"
@@ -232,7 +232,7 @@ func TestScannerOutcomes(t *testing.T) {
 		"10.0.0.4": {osRelease: debian12, oscapExit: 1, oscapErr: "OpenSCAP Error: Profile not found\n"},
 		"10.0.0.5": {osRelease: "ID=rhel\nVERSION_ID=\"9.4\"\n", oscapExit: 0},
 		"10.0.0.6": {osRelease: debian12, oscapExit: 0, arf: []byte("<arf/>")},
-		"10.0.0.7": {dialErr: fmt.Errorf("ssh: handshake failed: %w", &knownhosts.KeyError{Want: []knownhosts.KnownKey{{Line: 3}}})},
+		"10.0.0.7": {dialErr: fmt.Errorf("ssh: handshake failed: %w", &remote.HostKeyChangedError{Host: "10.0.0.7"})},
 		"10.0.0.8": {osRelease: debian12, oscapExit: 0},
 		"10.0.0.9": {osRelease: debian12, oscapExit: 137},
 	}
@@ -257,7 +257,7 @@ func TestScannerOutcomes(t *testing.T) {
 		{StatusError, "oscap exited 1: OpenSCAP Error: Profile not found"},
 		{StatusNoContent, "ssg-rhel9-ds.xml"},
 		{StatusError, "no XCCDF TestResult"},
-		{StatusHostKey, "key mismatch"},
+		{StatusHostKey, "HOST KEY CHANGED for 10.0.0.7"},
 		{StatusCompliant, ""},
 		{StatusError, "oscap exited 137"},
 		{StatusUnreachable, "connection refused"},

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"github.com/hardenctl/hardenctl/internal/shell"
 	"io"
 	"os"
 	"os/exec"
@@ -133,7 +134,7 @@ type opensshConn struct {
 
 func (c *opensshConn) Run(ctx context.Context, cmd string, stdout, stderr io.Writer) (int, error) {
 	if c.d.user != "" && c.d.user != "root" {
-		cmd = "sudo -n sh -c " + shellQuote(cmd)
+		cmd = "sudo -n sh -c " + shell.Quote(cmd)
 	}
 	user := c.d.user
 	if user == "" {
@@ -159,7 +160,7 @@ func (c *opensshConn) Run(ctx context.Context, cmd string, stdout, stderr io.Wri
 
 func (c *opensshConn) Upload(ctx context.Context, path string, r io.Reader, mode uint32) error {
 	x := exec.CommandContext(ctx, "ssh", "-F", c.d.config, "-o", "ControlMaster=no", c.d.userAt()+c.addr,
-		fmt.Sprintf("umask 077 && cat > %s && chmod %o %s", shellQuote(path), mode, shellQuote(path)))
+		fmt.Sprintf("umask 077 && cat > %s && chmod %o %s", shell.Quote(path), mode, shell.Quote(path)))
 	x.Stdin = r
 	if out, err := x.CombinedOutput(); err != nil {
 		return fmt.Errorf("upload %s: %v: %s", path, err, out)
@@ -169,7 +170,7 @@ func (c *opensshConn) Upload(ctx context.Context, path string, r io.Reader, mode
 
 func (c *opensshConn) Download(ctx context.Context, path string, w io.Writer) error {
 	var errBuf tailBuffer
-	x := exec.CommandContext(ctx, "ssh", "-F", c.d.config, "-o", "ControlMaster=no", c.d.userAt()+c.addr, "cat "+shellQuote(path))
+	x := exec.CommandContext(ctx, "ssh", "-F", c.d.config, "-o", "ControlMaster=no", c.d.userAt()+c.addr, "cat "+shell.Quote(path))
 	x.Stdout, x.Stderr = w, &errBuf
 	if err := x.Run(); err != nil {
 		return fmt.Errorf("download %s: %v: %s", path, err, errBuf.String())

@@ -11,8 +11,9 @@ type Host struct {
 	Address string // host or host:port, as reached from the bastion (or directly without one)
 }
 
-// Conn is one verified SSH connection to a host, possibly through the bastion. The SSH layer
-// (ssh.go) satisfies it; the oscap runner needs nothing more, so its tests can use a fake.
+// Conn is one verified SSH session to a host, possibly through the bastion. The SSH
+// transport (package remote's Session, wired in cmd/hardenctl) satisfies it; the oscap runner
+// needs nothing more, so its tests can use a fake. This package imports no SSH library.
 type Conn interface {
 	// Run runs a shell command line on the host (through sudo when the login user is not
 	// root) and returns its exit status. A non-zero exit is not an error; err is set only
@@ -27,6 +28,9 @@ type Conn interface {
 }
 
 // Dialer opens Conns to hosts; one Dialer shares one bastion connection among all of them.
+// A Dialer that reaches hosts through a bastion also tells harden which host is the bastion
+// (bastionDialer, oscap_harden.go). Host key failures it returns have a HostKeyProblem() bool
+// method that reports true (hostKeyProblem, fleet.go).
 type Dialer interface {
 	Dial(ctx context.Context, h Host) (Conn, error)
 }

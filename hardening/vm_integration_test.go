@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hardenctl/hardenctl/internal/shell"
 	"github.com/hardenctl/hardenctl/profiles"
 )
 
@@ -39,7 +40,7 @@ func vmRun(t *testing.T, d Dialer, h Host, cmd string) string {
 func vmWait(t *testing.T, d Dialer, h Host, what, cmd string) string {
 	t.Helper()
 	return vmRun(t, d, h, fmt.Sprintf(`for i in $(seq 1 60); do if out=$( { %s; } 2>&1); then printf '%%s\n' "$out"; exit 0; fi; sleep 1; done; printf '%%s\n' "$out"; echo %s >&2; exit 1`,
-		cmd, shellQuote("timed out waiting: "+what)))
+		cmd, shell.Quote("timed out waiting: "+what)))
 }
 
 func TestIntegrationVMAuditWatches(t *testing.T) {
@@ -79,12 +80,12 @@ func TestIntegrationVMAuditWatches(t *testing.T) {
 		t.Fatalf("secret watcher: %s", st)
 	}
 	secret := "/var/lib/kubelet/pods/6f1c/volumes/kubernetes.io~secret/db-password"
-	q := shellQuote(secret)
+	q := shell.Quote(secret)
 	vmRun(t, d, vm, "mkdir -p "+q+" && mount -t tmpfs -o size=1m tmpfs "+q+" && echo s3cret >"+q+"/password")
 	rules = vmWait(t, d, vm, "watch on the mounted secret", "auditctl -l | grep -F -- "+q)
 	t.Logf("watch added: %s", strings.TrimSpace(rules))
 	vmRun(t, d, vm, "cat "+q+"/password >/dev/null")
-	log = vmWait(t, d, vm, "secret access in the audit log", "ausearch -i -k "+profiles.SecretAuditKey+" | grep -F "+shellQuote(secret+"/password"))
+	log = vmWait(t, d, vm, "secret access in the audit log", "ausearch -i -k "+profiles.SecretAuditKey+" | grep -F "+shell.Quote(secret+"/password"))
 	t.Logf("audit log (ausearch -k %s):\n%s", profiles.SecretAuditKey, firstLines(log, 4))
 	vmRun(t, d, vm, "umount "+q)
 	vmWait(t, d, vm, "watch removed after umount", "! auditctl -l | grep -qF -- "+q)

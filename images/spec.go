@@ -31,7 +31,8 @@ type Spec struct {
 	// SSH into the builder comes only from its members. Empty: there is no bastion, and
 	// nothing is built.
 	BastionGroup string
-	// KeepBuilderOnFailure leaves the builder, key pair and group for debugging.
+	// KeepBuilderOnFailure leaves a failed build's builder, key pair and group for
+	// debugging, with the private key and known_hosts that reach it (Result.Kept).
 	KeepBuilderOnFailure bool
 	// Timeouts: to ACTIVE and SSH (default 10 min), for the hardening (default 30 min).
 	BootTimeout, HardenTimeout time.Duration
@@ -44,7 +45,11 @@ type Mirror struct {
 	URL        string
 	Suites     []string // apt: suites (default bookworm)
 	Components []string // apt: components (default main)
-	Trusted    bool     // apt: [trusted=yes] (no signature check: test beds only)
+	Trusted    bool     // no signature check (apt [trusted=yes], yum gpgcheck=0): test beds only
+	// GPGKey is the repository's signing key (ASCII-armored, the mirror's gpg_key file): it
+	// is installed on the builder and named by the repository definition (apt signed-by,
+	// yum gpgkey). None: apt uses the image's keyring, yum its imported keys.
+	GPGKey []byte
 }
 
 // Registry is an internal container registry mirror.

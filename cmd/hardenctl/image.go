@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/hardenctl/hardenctl/config"
+	"github.com/hardenctl/hardenctl/event"
 	"github.com/hardenctl/hardenctl/hardening"
 	"github.com/hardenctl/hardenctl/images"
 	"github.com/hardenctl/hardenctl/plan"
@@ -51,8 +52,8 @@ pair and its security group are deleted in every case (Ctrl-C included) unless
 	}
 	o.configFlags.register(cmd)
 	o.cloudFlags.register(cmd)
-	cmd.Flags().BoolVar(&o.keepBuilder, "keep-builder", false, "keep the builder, key pair and group when the build fails (debugging)")
-	cmd.Flags().BoolVar(&o.json, "json", false, "print the result as JSON")
+	cmd.Flags().BoolVar(&o.keepBuilder, "keep-builder", false, "keep the builder, key pair, group and the private key to reach it when the build fails (debugging; image gc removes them)")
+	cmd.Flags().BoolVar(&o.json, "json", false, "stream the build's events as JSON lines on stdout (one object a line: time, kind, address, action, phase, elapsed_ms, status, error, score, message)")
 	cmd.Flags().DurationVar(&o.lockTimeout, "lock-timeout", 0, "wait this long for the configuration's cloud lock when another command holds it")
 	return cmd
 }
@@ -118,7 +119,13 @@ func imageSpec(cfg *config.Config, ib *config.Image) (images.Spec, error) {
 		SSHUser: ib.SSHUser, BastionGroup: bastionGroup(cfg), KeepBuilderOnFailure: ib.KeepBuilderOnFailure}
 	for _, name := range ib.Mirrors {
 		m := cfg.Mirror(name)
-		spec.Mirrors = append(spec.Mirrors, images.Mirror{Name: m.Name, Kind: m.Kind, URL: m.URL, Suites: m.Suites, Components: m.Components, Trusted: m.Trusted})
+		mirror := images.Mirror{Name: m.Name, Kind: m.Kind, URL: m.URL, Suites: m.Suites, Components: m.Components, Trusted: m.Trusted}
+		if m.GPGKey != "" {
+			if mirror.GPGKey, err = os.ReadFile(m.GPGKey); err != nil {
+				return images.Spec{}, fmt.Errorf("mirror %s: read gpg_key: %w", m.Name, err)
+			}
+		}
+		spec.Mirrors = append(spec.Mirrors, mirror)
 	}
 	for _, name := range ib.Registries {
 		r := cfg.Registry(name)
@@ -164,41 +171,57 @@ func runImageBuild(ctx context.Context, g *globals, o imageBuildOptions, name st
 	}
 	defer release()
 	runDir := filepath.Join(cfg.Compliance.ReportDir, "image-"+name+"-"+hardening.NewRunID(time.Now()))
-	p := &images.Pipeline{Cloud: cloud, SSH: newBuildDialer(g, cfg, spec.SSHUser), KnownHosts: cfg.SSH.KnownHosts,
-		RunDir: runDir, Logger: g.logger, Hook: func(e images.StepEvent) {
-			switch {
-			case !e.Done:
-				fmt.Fprintf(g.stderr, "image %s: %s...\n", name, e.Step)
-			case e.Err != nil:
-				fmt.Fprintf(g.stderr, "image %s: %s failed after %s\n", name, e.Step, e.Elapsed.Round(time.Millisecond))
-			default:
-				fmt.Fprintf(g.stderr, "image %s: %s done in %s\n", name, e.Step, e.Elapsed.Round(time.Millisecond))
-			}
-		}}
-	res, buildErr := p.Build(ctx, spec)
-	if o.json {
-		enc := json.NewEncoder(g.stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(struct {
-			*images.Result
-			Error string `json:"error,omitempty"`
-		}{res, errString(buildErr)}); err != nil {
-			return err
-		}
-	} else {
-		writeBuildText(g, name, res)
-	}
-	return buildErr
+	p := &images.Pipeline{Cloud: cloud, SSH: buildSSH{cfg: cfg, user: spec.SSHUser, logger: g.logger}, RunDir: runDir, Logger: g.logger}
+	return buildImage(ctx, g, p, spec, buildOutput{json: o.json, hint: func(k *images.KeptBuilder) string { return keptHint(cfg, spec, k) }})
 }
 
-func errString(err error) string {
-	if err == nil {
+// buildOutput is how image build reports.
+type buildOutput struct {
+	json bool                             // stream the events as JSON lines on stdout
+	now  func() time.Time                 // stamps the JSON lines (nil: time.Now; tests pin it)
+	hint func(*images.KeptBuilder) string // the command that reaches a kept builder
+}
+
+// buildImage runs the build. Progress goes to stderr as text (event.Text); with -json the
+// events are streamed on stdout as JSON lines (event.JSON) and nothing else is written
+// there; else stdout gets the steps' times and the outcome.
+func buildImage(ctx context.Context, g *globals, p *images.Pipeline, spec images.Spec, out buildOutput) error {
+	hooks := []event.Hook{&event.Text{W: g.stderr, Verbose: g.verbose}}
+	if out.json {
+		hooks = append(hooks, &event.JSON{W: g.stdout, Now: out.now})
+	}
+	p.Hook = event.Multi(hooks...)
+	res, err := p.Build(ctx, spec)
+	if !out.json {
+		hint := ""
+		if out.hint != nil {
+			hint = out.hint(res.Kept)
+		}
+		writeBuildText(g, spec.Name, res, hint)
+	}
+	return err
+}
+
+// keptHint is the command that reaches a builder kept for debugging.
+func keptHint(cfg *config.Config, spec images.Spec, k *images.KeptBuilder) string {
+	if k == nil || k.Address == "" {
 		return ""
 	}
-	return err.Error()
+	user := spec.SSHUser
+	if user == "" {
+		user = "root"
+	}
+	jump := ""
+	if cfg.Bastion != nil && cfg.Bastion.Address != "" {
+		jump = " -J " + cfg.Bastion.Address
+		if cfg.Bastion.User != "" {
+			jump = " -J " + cfg.Bastion.User + "@" + cfg.Bastion.Address
+		}
+	}
+	return fmt.Sprintf("ssh -i %s -o UserKnownHostsFile=%s%s %s@%s", k.KeyFile, k.KnownHosts, jump, user, k.Address)
 }
 
-func writeBuildText(g *globals, name string, res *images.Result) {
+func writeBuildText(g *globals, name string, res *images.Result, hint string) {
 	tw := tabwriter.NewWriter(g.stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "STEP\tTIME\n")
 	for _, t := range res.Timings {
@@ -214,6 +237,14 @@ func writeBuildText(g *globals, name string, res *images.Result) {
 		}
 	case res.Gated:
 		fmt.Fprintf(g.stdout, "\nNothing published: image %s scored %.2f, below its gate.\n", name, res.Score)
+	}
+	if k := res.Kept; k != nil {
+		fmt.Fprintf(g.stdout, "\nKept the builder for debugging: server %s, key pair %s, security group %s; its private key is %s.\n",
+			k.Server, k.KeyPair, k.Group, k.KeyFile)
+		if hint != "" {
+			fmt.Fprintf(g.stdout, "Reach it with: %s\n", hint)
+		}
+		fmt.Fprintln(g.stdout, "hardenctl image gc (or the next build of this configuration) removes it all.")
 	}
 }
 

@@ -23,6 +23,7 @@ import (
 	"github.com/hardenctl/hardenctl/images"
 	"github.com/hardenctl/hardenctl/profiles"
 	"github.com/hardenctl/hardenctl/provider/openstack"
+	"github.com/hardenctl/hardenctl/remote"
 )
 
 // The image tests build on the test bed whose servers are real namespace hosts
@@ -254,22 +255,23 @@ func TestImageBuildPublishesScoredImage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var keys []images.HostKey
+	var keys []remote.HostKey
 	for i := 0; i < 120 && keys == nil; i++ {
 		out, err := cloud.ConsoleOutput(ctx, srvID)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if keys, err = images.ParseConsoleHostKeys(out); err != nil {
+		if keys, err = remote.ParseConsoleHostKeys(out); err != nil {
 			t.Fatal(err)
 		}
 		time.Sleep(time.Second)
 	}
 	known := filepath.Join(t.TempDir(), "known_hosts")
-	base, _ := os.ReadFile(filepath.Join(testhostsDir(), "run/known_hosts"))
-	os.WriteFile(known, append(base, images.KnownHostsLines(srv.Address, keys)...), 0o600)
-	d, err := hardening.NewDialer(ctx, hardening.SSHConfig{User: "root", IdentityFiles: []string{filepath.Join(testhostsDir(), "keys/id_ed25519")},
-		KnownHostsFile: known, Bastion: &hardening.BastionConfig{Address: "10.251.0.2", User: "root"}}, nil)
+	if err := remote.WriteKnownHosts(known, filepath.Join(testhostsDir(), "run/known_hosts"), remote.KnownHostsLines(srv.Address, keys)); err != nil {
+		t.Fatal(err)
+	}
+	d, err := dialSSH(ctx, remote.Config{User: "root", IdentityFiles: []string{filepath.Join(testhostsDir(), "keys/id_ed25519")},
+		KnownHostsFile: known, Bastion: &remote.BastionConfig{Address: "10.251.0.2", User: "root"}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/hardenctl/hardenctl/event"
 	"github.com/hardenctl/hardenctl/hardening"
 	"github.com/hardenctl/hardenctl/profiles"
+	"github.com/hardenctl/hardenctl/remote"
 )
 
 // Exit codes of scan and harden, for scripts and CI.
@@ -326,8 +327,8 @@ func homeDir() string {
 
 // sshConfig is how scan and harden reach hosts: the flags, and for what they do not say, the
 // configuration's ssh and bastion blocks (fromConfig).
-func (o scanOptions) sshConfig() (hardening.SSHConfig, error) {
-	cfg := hardening.SSHConfig{
+func (o scanOptions) sshConfig() (remote.Config, error) {
+	cfg := remote.Config{
 		User:            o.user,
 		IdentityFiles:   o.identities,
 		UseAgent:        !o.noAgent && os.Getenv("SSH_AUTH_SOCK") != "",
@@ -340,7 +341,7 @@ func (o scanOptions) sshConfig() (hardening.SSHConfig, error) {
 		return cfg, fmt.Errorf("no SSH key: give -i/--identity or run an ssh-agent (SSH_AUTH_SOCK)")
 	}
 	if o.bastion != "" {
-		b := &hardening.BastionConfig{Address: o.bastion, HostKeys: o.bastionHostKeys}
+		b := &remote.BastionConfig{Address: o.bastion, HostKeys: o.bastionHostKeys}
 		if u, a, ok := strings.Cut(o.bastion, "@"); ok {
 			b.User, b.Address = u, a
 		}
@@ -355,7 +356,7 @@ func newSSHDialer(ctx context.Context, g *globals, o scanOptions) (hardening.Dia
 	if err != nil {
 		return nil, nil, err
 	}
-	d, err := hardening.NewDialer(ctx, cfg, g.logger)
+	d, err := dialSSH(ctx, cfg, g.logger)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -10,9 +10,9 @@ import (
 
 	"github.com/hardenctl/hardenctl/config"
 	"github.com/hardenctl/hardenctl/hardening"
-	"github.com/hardenctl/hardenctl/images"
 	"github.com/hardenctl/hardenctl/plan"
 	"github.com/hardenctl/hardenctl/profiles"
+	"github.com/hardenctl/hardenctl/remote"
 )
 
 // fromConfig loads the configuration when -C names one (a directory with *.hcl files, or a
@@ -140,14 +140,14 @@ func fleetHosts(ctx context.Context, g *globals, o scanOptions) ([]hardening.Hos
 		if err != nil {
 			return nil, "", nil, err
 		}
-		keys, err := images.ParseConsoleHostKeys(out)
+		keys, err := remote.ParseConsoleHostKeys(out)
 		if err != nil {
 			return nil, "", nil, fmt.Errorf("server %s: %w", s.Name, err)
 		}
 		if keys == nil {
 			g.logger.Warn("server printed no host keys on its console; known_hosts must have them", "server", s.Name)
 		}
-		known.WriteString(images.KnownHostsLines(s.Address, keys))
+		known.WriteString(remote.KnownHostsLines(s.Address, keys))
 		hosts = append(hosts, hardening.Host{Name: s.Name, Address: s.Address})
 	}
 	if len(hosts) == 0 {
@@ -158,16 +158,8 @@ func fleetHosts(ctx context.Context, g *globals, o scanOptions) ([]hardening.Hos
 		return nil, "", nil, err
 	}
 	cleanup := func() { os.RemoveAll(dir) }
-	base, err := os.ReadFile(o.knownHosts)
-	if err != nil && !os.IsNotExist(err) {
-		cleanup()
-		return nil, "", nil, fmt.Errorf("read known_hosts: %w", err)
-	}
-	if len(base) > 0 && base[len(base)-1] != '\n' {
-		base = append(base, '\n')
-	}
 	path := filepath.Join(dir, "known_hosts")
-	if err := os.WriteFile(path, append(base, known.String()...), 0o600); err != nil {
+	if err := remote.WriteKnownHosts(path, o.knownHosts, known.String()); err != nil {
 		cleanup()
 		return nil, "", nil, err
 	}

@@ -1,4 +1,4 @@
-package hardening
+package remote
 
 import (
 	"context"
@@ -17,7 +17,7 @@ import (
 type bastion struct {
 	cfg  BastionConfig
 	addr string
-	d    *SSHDialer
+	d    *Dialer
 
 	mu     sync.Mutex
 	conn   *ssh.Client // nil until connected, and after it died

@@ -1,4 +1,4 @@
-package hardening
+package remote
 
 import (
 	"context"
@@ -12,7 +12,7 @@ import (
 
 // sftpClient returns the connection's SFTP client, starting it on first use. It runs as the
 // login user (no sudo): upload into directories that user can write.
-func (c *sshConn) sftpClient() (*sftp.Client, error) {
+func (c *Session) sftpClient() (*sftp.Client, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.sftp != nil {
@@ -28,7 +28,7 @@ func (c *sshConn) sftpClient() (*sftp.Client, error) {
 
 // dropSFTP closes the SFTP client if it is still s (after ctx ended mid-transfer the session
 // is in an unknown state); the next transfer starts a new one.
-func (c *sshConn) dropSFTP(s *sftp.Client) {
+func (c *Session) dropSFTP(s *sftp.Client) {
 	c.mu.Lock()
 	if c.sftp == s {
 		c.sftp = nil
@@ -38,7 +38,7 @@ func (c *sshConn) dropSFTP(s *sftp.Client) {
 }
 
 // whileCtx runs fn; if ctx ends first, the SFTP client is closed to abort fn.
-func (c *sshConn) whileCtx(ctx context.Context, s *sftp.Client, fn func() error) error {
+func (c *Session) whileCtx(ctx context.Context, s *sftp.Client, fn func() error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -51,7 +51,7 @@ func (c *sshConn) whileCtx(ctx context.Context, s *sftp.Client, fn func() error)
 }
 
 // Upload writes r to remote path p with mode, creating missing parent directories.
-func (c *sshConn) Upload(ctx context.Context, p string, r io.Reader, mode uint32) error {
+func (c *Session) Upload(ctx context.Context, p string, r io.Reader, mode uint32) error {
 	s, err := c.sftpClient()
 	if err != nil {
 		return fmt.Errorf("upload %s to %s: %w", p, c.name, err)
@@ -81,7 +81,7 @@ func (c *sshConn) Upload(ctx context.Context, p string, r io.Reader, mode uint32
 }
 
 // Download copies remote file p into w.
-func (c *sshConn) Download(ctx context.Context, p string, w io.Writer) error {
+func (c *Session) Download(ctx context.Context, p string, w io.Writer) error {
 	s, err := c.sftpClient()
 	if err != nil {
 		return fmt.Errorf("download %s from %s: %w", p, c.name, err)

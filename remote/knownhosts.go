@@ -1,4 +1,4 @@
-package hardening
+package remote
 
 import (
 	"bytes"
@@ -50,6 +50,25 @@ func (e *HostKeyChangedError) Error() string {
 
 // HostKeyProblem marks host key verification failures for callers that report them apart.
 func (e *HostKeyChangedError) HostKeyProblem() bool { return true }
+
+// HostKeyChanged tells this failure from an unknown host, for callers that may not import
+// this package (the image pipeline stops waiting for a builder that presents another key).
+func (e *HostKeyChangedError) HostKeyChanged() bool { return true }
+
+// HostKeyError is any other host key verification failure (a key known_hosts marks
+// @revoked).
+type HostKeyError struct {
+	Host string
+	Err  error
+}
+
+func (e *HostKeyError) Error() string { return fmt.Sprintf("verify host key of %s: %v", e.Host, e.Err) }
+
+// Unwrap returns x/crypto's error.
+func (e *HostKeyError) Unwrap() error { return e.Err }
+
+// HostKeyProblem marks host key verification failures for callers that report them apart.
+func (e *HostKeyError) HostKeyProblem() bool { return true }
 
 // hostKeys verifies host keys against one known_hosts file and, when asked, appends keys of
 // hosts it has never seen (trust on first use). Safe for concurrent dials: appends are
@@ -165,7 +184,7 @@ func (k *hostKeys) check(db *knownhosts.HostKeyDB, hostname string, remote net.A
 	}
 	var ke *xknownhosts.KeyError
 	if !errors.As(err, &ke) {
-		return fmt.Errorf("verify host key of %s: %w", hostname, err), false
+		return &HostKeyError{Host: hostname, Err: err}, false
 	}
 	host := knownhosts.Normalize(hostname)
 	got := ssh.FingerprintSHA256(key)
@@ -216,5 +235,23 @@ func (k *hostKeys) trust(hostname string, remote net.Addr, key ssh.PublicKey) er
 	k.db = db
 	k.logger.Warn("trusted a host key on first use", logKeyHost, knownhosts.Normalize(hostname),
 		"fingerprint", ssh.FingerprintSHA256(key), "type", key.Type(), "known_hosts", k.file)
+	return nil
+}
+
+// WriteKnownHosts writes a known_hosts file at path (mode 0600): the operator's file base
+// (it holds the bastion's key; a missing one counts as empty) followed by lines, the host
+// keys read from servers' consoles (KnownHostsLines). hardenctl verifies the servers it
+// booted this way, never by trusting on first use.
+func WriteKnownHosts(path, base, lines string) error {
+	b, err := os.ReadFile(base)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("read known_hosts: %w", err)
+	}
+	if len(b) > 0 && b[len(b)-1] != '\n' {
+		b = append(b, '\n')
+	}
+	if err := os.WriteFile(path, append(b, lines...), 0o600); err != nil {
+		return fmt.Errorf("write known_hosts: %w", err)
+	}
 	return nil
 }

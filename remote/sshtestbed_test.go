@@ -1,4 +1,4 @@
-package hardening
+package remote
 
 import (
 	"context"
@@ -95,8 +95,8 @@ func (b *sshBed) script(t *testing.T, args ...string) string {
 }
 
 // config is the SSH configuration of the admin path: user hardenctl with sudo, via the bastion.
-func (b *sshBed) config() SSHConfig {
-	return SSHConfig{
+func (b *sshBed) config() Config {
+	return Config{
 		User:           "hardenctl",
 		IdentityFiles:  []string{b.key},
 		KnownHostsFile: b.knownHosts,

@@ -1,4 +1,4 @@
-package hardening
+package remote
 
 import (
 	"bytes"
@@ -41,11 +41,11 @@ func newSSHUnit(t *testing.T, known bool) *sshUnit {
 	return u
 }
 
-func (u *sshUnit) config() SSHConfig {
-	return SSHConfig{User: "root", IdentityFiles: []string{u.identity}, KnownHostsFile: u.knownHosts, ConnectTimeout: 5 * time.Second}
+func (u *sshUnit) config() Config {
+	return Config{User: "root", IdentityFiles: []string{u.identity}, KnownHostsFile: u.knownHosts, ConnectTimeout: 5 * time.Second}
 }
 
-func (u *sshUnit) dial(t *testing.T, cfg SSHConfig) (Conn, error) {
+func (u *sshUnit) dial(t *testing.T, cfg Config) (*Session, error) {
 	t.Helper()
 	d, err := NewDialer(context.Background(), cfg, nil)
 	if err != nil {
@@ -329,7 +329,7 @@ func TestSSHBastionSharedAndRedialed(t *testing.T) {
 	}
 	kh := filepath.Join(t.TempDir(), "known_hosts")
 	os.WriteFile(kh, []byte(lines), 0o600)
-	cfg := SSHConfig{User: "root", IdentityFiles: []string{identity}, KnownHostsFile: kh,
+	cfg := Config{User: "root", IdentityFiles: []string{identity}, KnownHostsFile: kh,
 		Bastion: &BastionConfig{Address: bast.Addr}, ConnectTimeout: 5 * time.Second}
 	d, err := NewDialer(context.Background(), cfg, nil)
 	if err != nil {
@@ -402,7 +402,7 @@ func TestSSHAgentKeys(t *testing.T) {
 	t.Setenv("SSH_AUTH_SOCK", sock)
 	kh := filepath.Join(t.TempDir(), "known_hosts")
 	os.WriteFile(kh, []byte(srv.KnownHostsLine()+"\n"), 0o600)
-	d, err := NewDialer(context.Background(), SSHConfig{User: "root", UseAgent: true, KnownHostsFile: kh}, nil)
+	d, err := NewDialer(context.Background(), Config{User: "root", UseAgent: true, KnownHostsFile: kh}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -423,7 +423,7 @@ func TestSSHBastionAsTarget(t *testing.T) {
 	target := startSSHTestServer(t, client.PublicKey())
 	kh := filepath.Join(t.TempDir(), "known_hosts")
 	os.WriteFile(kh, []byte(bast.KnownHostsLine()+"\n"+target.KnownHostsLine()+"\n"), 0o600)
-	cfg := SSHConfig{User: "root", IdentityFiles: []string{identity}, KnownHostsFile: kh,
+	cfg := Config{User: "root", IdentityFiles: []string{identity}, KnownHostsFile: kh,
 		Bastion: &BastionConfig{Address: bast.Addr, User: "ops"}, ConnectTimeout: 5 * time.Second}
 	d, err := NewDialer(context.Background(), cfg, nil)
 	if err != nil {
@@ -474,7 +474,7 @@ func TestSSHBastionNeverTrustedOnFirstUse(t *testing.T) {
 	target := startSSHTestServer(t, client.PublicKey())
 	kh := filepath.Join(t.TempDir(), "known_hosts")
 	os.WriteFile(kh, nil, 0o600)
-	cfg := SSHConfig{User: "root", IdentityFiles: []string{identity}, KnownHostsFile: kh, TrustOnFirstUse: true,
+	cfg := Config{User: "root", IdentityFiles: []string{identity}, KnownHostsFile: kh, TrustOnFirstUse: true,
 		Bastion: &BastionConfig{Address: bast.Addr}, ConnectTimeout: 5 * time.Second}
 
 	_, err := NewDialer(context.Background(), cfg, nil)

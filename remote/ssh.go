@@ -1,4 +1,4 @@
-package hardening
+package remote
 
 import (
 	"context"
@@ -17,6 +17,8 @@ import (
 	"github.com/pkg/sftp"
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
+
+	"github.com/hardenctl/hardenctl/internal/shell"
 )
 
 // Log attribute keys of the SSH layer.
@@ -30,8 +32,14 @@ const (
 // DefaultConnectTimeout bounds the TCP connect and the SSH handshake of one host.
 const DefaultConnectTimeout = 15 * time.Second
 
-// SSHConfig is how hardenctl reaches its targets.
-type SSHConfig struct {
+// Host is one machine to connect to.
+type Host struct {
+	Name    string // how messages name it (a server name, or the address given)
+	Address string // host or host:port, as reached from the bastion (or directly without one)
+}
+
+// Config is how hardenctl reaches its targets.
+type Config struct {
 	User            string   // login user on the targets (root, or a sudo user with Sudo)
 	IdentityFiles   []string // private keys (unencrypted; keep encrypted ones in the agent)
 	UseAgent        bool     // also offer the keys of the agent at $SSH_AUTH_SOCK
@@ -46,17 +54,17 @@ type SSHConfig struct {
 // (HostKeys): trust on first use never applies to it.
 type BastionConfig struct {
 	Address       string // host or host:port
-	User          string // defaults to SSHConfig.User
+	User          string // defaults to Config.User
 	IdentityFiles []string
 	// HostKeys are the bastion's public host keys in authorized_keys form; when given, the
 	// bastion must present one of them (known_hosts is not consulted for it).
 	HostKeys []string
 }
 
-// SSHDialer opens verified SSH connections, through one shared bastion connection when
+// Dialer opens verified SSH sessions, through one shared bastion connection when
 // configured. Close it when done.
-type SSHDialer struct {
-	cfg         SSHConfig
+type Dialer struct {
+	cfg         Config
 	logger      *slog.Logger
 	hostKeys    *hostKeys
 	auth        []ssh.AuthMethod
@@ -70,11 +78,9 @@ type SSHDialer struct {
 	forwardProbe string
 }
 
-var _ Dialer = (*SSHDialer)(nil)
-
 // NewDialer checks the configuration, loads the keys and known_hosts, and connects to the
 // bastion (if any), so a wrong bastion setup fails once, here, rather than once per host.
-func NewDialer(ctx context.Context, cfg SSHConfig, logger *slog.Logger) (*SSHDialer, error) {
+func NewDialer(ctx context.Context, cfg Config, logger *slog.Logger) (*Dialer, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -95,7 +101,7 @@ func NewDialer(ctx context.Context, cfg SSHConfig, logger *slog.Logger) (*SSHDia
 	if err != nil {
 		return nil, fmt.Errorf("ssh: %w", err)
 	}
-	d := &SSHDialer{cfg: cfg, logger: logger, hostKeys: hk, sudo: cfg.Sudo && cfg.User != "root", forwardProbe: defaultForwardProbe}
+	d := &Dialer{cfg: cfg, logger: logger, hostKeys: hk, sudo: cfg.Sudo && cfg.User != "root", forwardProbe: defaultForwardProbe}
 
 	var agentSigners func() ([]ssh.Signer, error)
 	if cfg.UseAgent {
@@ -174,7 +180,7 @@ func authMethods(files []string, agentSigners func() ([]ssh.Signer, error)) ([]s
 
 // Close closes the bastion connection and the agent connection. Conns already open through
 // the bastion stop working.
-func (d *SSHDialer) Close() error {
+func (d *Dialer) Close() error {
 	if d.bastion != nil {
 		d.bastion.close()
 	}
@@ -184,7 +190,7 @@ func (d *SSHDialer) Close() error {
 	return nil
 }
 
-func (d *SSHDialer) clientConfig(user string, auth []ssh.AuthMethod, addr string) *ssh.ClientConfig {
+func (d *Dialer) clientConfig(user string, auth []ssh.AuthMethod, addr string) *ssh.ClientConfig {
 	cfg := &ssh.ClientConfig{
 		User:              user,
 		Auth:              auth,
@@ -207,12 +213,12 @@ func (d *SSHDialer) clientConfig(user string, auth []ssh.AuthMethod, addr string
 
 // IsBastion reports whether h is the configured bastion: the same host and port (22 when
 // none is given). A name and an address of the same machine are different hosts here.
-func (d *SSHDialer) IsBastion(h Host) bool {
+func (d *Dialer) IsBastion(h Host) bool {
 	return d.bastion != nil && sameAddr(withPort(h.Address), d.bastion.addr)
 }
 
 // BastionUser is the user the bastion's own connections log in as (empty without a bastion).
-func (d *SSHDialer) BastionUser() string {
+func (d *Dialer) BastionUser() string {
 	if d.bastion == nil {
 		return ""
 	}
@@ -225,7 +231,7 @@ const defaultForwardProbe = "127.0.0.1:22"
 // ProveBastionForwarding proves that a new bastion connection (its user and keys, its host key
 // verified) may forward: it opens a direct-tcpip channel to 127.0.0.1:22 as the bastion sees
 // it and reads the "SSH-" banner.
-func (d *SSHDialer) ProveBastionForwarding(ctx context.Context) error {
+func (d *Dialer) ProveBastionForwarding(ctx context.Context) error {
 	if d.bastion == nil {
 		return errors.New("no bastion configured")
 	}
@@ -250,7 +256,7 @@ func sameAddr(a, b string) bool {
 // Dial connects to h (through the bastion when configured), verifying its host key. The
 // bastion itself, as a target, is dialed directly with the targets' user and keys: through
 // itself, it would depend on the forwarding that hardening it may cut.
-func (d *SSHDialer) Dial(ctx context.Context, h Host) (Conn, error) {
+func (d *Dialer) Dial(ctx context.Context, h Host) (*Session, error) {
 	start := time.Now()
 	addr := withPort(h.Address)
 	name := h.Name
@@ -280,7 +286,7 @@ func (d *SSHDialer) Dial(ctx context.Context, h Host) (Conn, error) {
 		return nil, fmt.Errorf("ssh to %s@%s (%s)%s: %w", d.cfg.User, name, addr, via, err)
 	}
 	d.logger.Debug("ssh connected", logKeyHost, name, logKeyAddr, addr, logKeyElapsed, time.Since(start))
-	return &sshConn{name: name, client: client, sudo: d.sudo}, nil
+	return &Session{name: name, client: client, sudo: d.sudo}, nil
 }
 
 // handshake runs the SSH handshake on nc, bounded by ctx (connections forwarded by the
@@ -334,8 +340,9 @@ func withPort(a string) string {
 	return net.JoinHostPort(strings.Trim(a, "[]"), "22")
 }
 
-// sshConn is one verified connection to a host; it satisfies Conn.
-type sshConn struct {
+// Session is one verified connection to a host: commands (Run) and files (Upload, Download,
+// over SFTP). It satisfies hardening.Conn (cmd/hardenctl wires it).
+type Session struct {
 	name   string
 	client *ssh.Client
 	sudo   bool
@@ -359,21 +366,18 @@ kill $w 2>/dev/null
 exit $rc`
 
 // remoteCommand is the command line sent to the host for cmd.
-func (c *sshConn) remoteCommand(cmd string) string {
-	line := "sh -c " + quoteSh(runWrapper) + " hardenctl " + quoteSh(cmd)
+func (c *Session) remoteCommand(cmd string) string {
+	line := "sh -c " + shell.Quote(runWrapper) + " hardenctl " + shell.Quote(cmd)
 	if c.sudo {
 		return "sudo -n " + line
 	}
 	return line
 }
 
-// quoteSh quotes s as one word for a POSIX shell.
-func quoteSh(s string) string {
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
-
-// Run runs cmd on the host; see Conn.
-func (c *sshConn) Run(ctx context.Context, cmd string, stdout, stderr io.Writer) (int, error) {
+// Run runs cmd on the host (through sudo -n when the login user is not root) and returns its
+// exit status. A non-zero exit is not an error; err is set only when the command could not
+// be run or ctx ended first: the remote process is then killed.
+func (c *Session) Run(ctx context.Context, cmd string, stdout, stderr io.Writer) (int, error) {
 	if err := ctx.Err(); err != nil {
 		return -1, err
 	}
@@ -446,7 +450,7 @@ func exitStatus(name string, err error) (int, error) {
 }
 
 // Close closes the SFTP client and the connection to the host (never the bastion's).
-func (c *sshConn) Close() error {
+func (c *Session) Close() error {
 	c.mu.Lock()
 	if c.sftp != nil {
 		c.sftp.Close()
