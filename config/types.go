@@ -278,7 +278,7 @@ type Fleet struct {
 
 // Upgrade says how a fleet moves onto a new image.
 type Upgrade struct {
-	Strategy       string // StrategyRebuild (default) or StrategyReplace
+	Strategy       string // StrategyRebuild (the default; StrategyReplace is refused until rollout implements it)
 	MaxUnavailable int    // servers down at once; default 1
 	Health         Health
 	DeclRange      hcl.Range // empty when there is no upgrade block
