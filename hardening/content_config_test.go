@@ -39,9 +39,11 @@ profile "node" {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pb := cfg.Profile("node")
-	s := &Scanner{Content: loaded, Profile: profiles.Profile{Name: pb.Name, Datastream: pb.Datastream,
-		SCAPProfile: map[string]string{"*": pb.SCAPProfile}}}
+	prof, err := profiles.FromConfig(cfg, config.ProfileRef{Name: "node"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Scanner{Content: loaded, Profile: prof}
 	ds, id, err := s.pick(OSRelease{ID: "debian", VersionID: "12"})
 	if err != nil {
 		t.Fatalf("pick: %v (the host would end as no-content)", err)
