@@ -1,6 +1,7 @@
 package config
 
 import (
+	"path/filepath"
 	"regexp"
 	"strings"
 
@@ -90,7 +91,7 @@ func (d *decoder) decodeProfile(b *hcl.Block) hcl.Diagnostics {
 	d.cfg.Profiles = append(d.cfg.Profiles, p)
 	diags = d.nameAttr(content, "extends", &p.Extends, diags)
 	if attr, ok := content.Attributes["datastream"]; ok {
-		s, sDiags := d.evalPath(attr.Expr, d.cfg.Compliance.ContentDir, "datastream", true)
+		s, sDiags := d.evalDatastream(attr.Expr)
 		diags = append(diags, sDiags...)
 		p.Datastream = s
 	}
@@ -117,6 +118,29 @@ func (d *decoder) decodeProfile(b *hcl.Block) hcl.Diagnostics {
 		p.Audit = a
 	}
 	return diags
+}
+
+// evalDatastream reads a profile's datastream: the name of one of the content directory's
+// *-ds.xml files, which is what scans load and pick by (hardening.Datastreams.Named). It is
+// checked to exist there, and kept as the file name.
+func (d *decoder) evalDatastream(expr hcl.Expression) (string, hcl.Diagnostics) {
+	s, diags := d.evalName(expr, "datastream")
+	if s == "" {
+		return "", diags
+	}
+	dir := d.cfg.Compliance.ContentDir
+	if filepath.Base(s) != s || strings.ContainsAny(s, `/\`) {
+		return "", append(diags, errorAt(expr.Range(), "Datastream is a file name",
+			"The datastream is the name of a file in the content directory (compliance.content_dir, %s), like \"ssg-debian12-ds.xml\"; got %q. Put the file there, or set content_dir to its directory.", dir, s))
+	}
+	if !strings.HasSuffix(s, "-ds.xml") {
+		return "", append(diags, errorAt(expr.Range(), "Not a datastream file name",
+			"Scans load the content directory's *-ds.xml files; %q does not end in -ds.xml, so no scan would find it. Name the file like ssg-debian12-ds.xml.", s))
+	}
+	if _, pDiags := d.evalPath(expr, dir, "datastream", true); pDiags.HasErrors() {
+		return "", append(diags, pDiags...)
+	}
+	return s, diags
 }
 
 // scapProfilePattern is what an XCCDF profile id looks like: full

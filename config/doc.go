@@ -28,9 +28,11 @@
 //
 // # Paths and references
 //
-// File paths are relative to the configuration's directory (datastreams: to the content
-// directory), with ~ expanded from HOME in LoadOptions.Environ at load time; files that
-// the configuration ships (datastream, tailoring, gpg_key) must exist. References to
+// File paths are relative to the configuration's directory, with ~ expanded from HOME in
+// LoadOptions.Environ at load time; files that the configuration ships (datastream,
+// tailoring, gpg_key) must exist. A profile's datastream is not a path but the file name of
+// one of the content directory's *-ds.xml files, kept as that name: scans load the content
+// directory and pick a datastream by its name. References to
 // mirror.x, registry.x, profile.x, image.x and zone.x are kept as names (Image.Mirrors,
 // ProfileRef, ImageRef); where a string is allowed instead (a built-in profile, a Glance
 // image), the Ref type says which it was. Built-in profiles are not known here.

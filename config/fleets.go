@@ -81,7 +81,13 @@ func (d *decoder) decodeUpgrade(b *hcl.Block) (Upgrade, hcl.Diagnostics) {
 	if attr, ok := content.Attributes["strategy"]; ok {
 		s, set, sDiags := d.evalEnum(attr.Expr, "strategy", StrategyRebuild, StrategyReplace)
 		diags = append(diags, sDiags...)
-		if set {
+		switch {
+		case s == StrategyReplace:
+			// The plan promises what a rebuild keeps (id, ports, addresses); nothing boots a
+			// replacement yet, so accepting replace would silently rebuild instead.
+			diags = append(diags, errorAt(attr.Expr.Range(), "Unsupported strategy",
+				"strategy %q is not implemented yet: rebuild is the only strategy until rolling upgrades implement replace (a new server, then the old one deleted). Leave strategy out or write strategy = %q.", s, StrategyRebuild))
+		case set:
 			u.Strategy = s
 		}
 	}

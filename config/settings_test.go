@@ -130,7 +130,7 @@ profile "node" {
 	}
 	want := &Profile{
 		Name:        "node",
-		Datastream:  filepath.Join(dir, "scap/ssg-debian12-ds.xml"),
+		Datastream:  "ssg-debian12-ds.xml",
 		Tailoring:   filepath.Join(dir, "tailoring/node.xml"),
 		SCAPProfile: "standard",
 	}

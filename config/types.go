@@ -158,8 +158,8 @@ type ProfileRef struct {
 type Profile struct {
 	Name    string
 	Extends string // a built-in profile this one starts from; empty: none
-	// Datastream is the SCAP datastream file, resolved in Compliance.ContentDir; empty:
-	// picked per target OS.
+	// Datastream is the file name of a SCAP datastream in Compliance.ContentDir (checked to
+	// exist there), as scans pick it from the loaded content; empty: picked per target OS.
 	Datastream string
 	// SCAPProfile is the XCCDF profile id for every OS; SCAPProfileByOS, when set, maps an
 	// OS key ("debian12", "rhel9") to the id for that OS instead. See SCAPProfileFor.
@@ -278,7 +278,7 @@ type Fleet struct {
 
 // Upgrade says how a fleet moves onto a new image.
 type Upgrade struct {
-	Strategy       string // StrategyRebuild (default) or StrategyReplace
+	Strategy       string // StrategyRebuild (the default; StrategyReplace is refused until rollout implements it)
 	MaxUnavailable int    // servers down at once; default 1
 	Health         Health
 	DeclRange      hcl.Range // empty when there is no upgrade block

@@ -15,14 +15,17 @@ import (
 // Summary is a fleet run as the reports show it. Its JSON form (-json and summary.json in the
 // run directory) is stable: fields are only ever added.
 type Summary struct {
-	RunID    string        `json:"run_id"`
-	Command  string        `json:"command"` // scan or harden
-	Profile  string        `json:"profile"`
-	MinScore float64       `json:"min_score"`
-	Started  time.Time     `json:"started"`
-	Finished time.Time     `json:"finished"`
-	RunDir   string        `json:"run_dir,omitempty"`
-	Hosts    []HostSummary `json:"hosts"`
+	RunID   string `json:"run_id"`
+	Command string `json:"command"` // scan or harden
+	Profile string `json:"profile"`
+	// ProfileSource says why hosts were judged by Profile: "from image NAME", "from
+	// --profile", "compliance default", "built-in default".
+	ProfileSource string        `json:"profile_source,omitempty"`
+	MinScore      float64       `json:"min_score"`
+	Started       time.Time     `json:"started"`
+	Finished      time.Time     `json:"finished"`
+	RunDir        string        `json:"run_dir,omitempty"`
+	Hosts         []HostSummary `json:"hosts"`
 	// Passed is true when every host ran and none scored below MinScore.
 	Passed bool `json:"passed"`
 }
@@ -126,6 +129,13 @@ func (s Summary) WriteText(w io.Writer) error {
 	}
 	_, err := fmt.Fprintf(w, "\n%d hosts: %d scanned, %d below min score %g, %d without result. %s\n",
 		len(s.Hosts), ran, below, s.MinScore, failed, verdict)
+	if s.Profile != "" && err == nil {
+		src := ""
+		if s.ProfileSource != "" {
+			src = " (" + s.ProfileSource + ")"
+		}
+		_, err = fmt.Fprintf(w, "Profile: %s%s, min score %g\n", s.Profile, src, s.MinScore)
+	}
 	if s.RunDir != "" && err == nil {
 		_, err = fmt.Fprintf(w, "Reports: %s\n", s.RunDir)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/hardenctl/hardenctl/hardening"
 	"github.com/hardenctl/hardenctl/images"
 	"github.com/hardenctl/hardenctl/plan"
+	"github.com/hardenctl/hardenctl/profiles"
 )
 
 func newImageCmd(g *globals) *cobra.Command {
@@ -98,9 +99,9 @@ cloud lock, so it never removes the builder of a build that is running.`,
 
 // imageSpec turns an image block into the pipeline's spec.
 func imageSpec(cfg *config.Config, ib *config.Image) (images.Spec, error) {
-	prof, err := profileFromConfig(cfg, ib.Profile)
+	prof, err := profiles.ForImage(cfg, ib)
 	if err != nil {
-		return images.Spec{}, fmt.Errorf("image %s: %w", ib.Name, err)
+		return images.Spec{}, err
 	}
 	content, err := loadContent(cfg)
 	if err != nil {
@@ -115,7 +116,7 @@ func imageSpec(cfg *config.Config, ib *config.Image) (images.Spec, error) {
 	spec := images.Spec{Name: ib.Name, Config: cfg.Name,
 		Source:     images.ImageQuery{Name: ib.Source.Name, Tags: ib.Source.Tags, Properties: ib.Source.Properties},
 		MostRecent: ib.Source.MostRecent, Flavor: ib.Flavor, Network: ib.Network, Profile: prof, Content: content,
-		Tailoring: tailoring, MinScore: minScore(cfg, ib.MinScore, prof), Keep: ib.Keep, Retire: ib.Retire,
+		Tailoring: tailoring, MinScore: prof.MinScore, Keep: ib.Keep, Retire: ib.Retire,
 		SSHUser: ib.SSHUser, BastionGroup: bastionGroup(cfg), KeepBuilderOnFailure: ib.KeepBuilderOnFailure}
 	for _, name := range ib.Mirrors {
 		m := cfg.Mirror(name)

@@ -167,10 +167,11 @@ func runOscap(ctx context.Context, g *globals, o scanOptions, newDialer dialerFa
 	if len(hosts) == 0 {
 		return fmt.Errorf("no hosts: give --host, --hosts-file, --fleet or --zone")
 	}
-	prof, err := o.resolveProfile()
+	choice, err := o.resolveProfile()
 	if err != nil {
 		return err
 	}
+	prof := choice.Profile
 	if o.datastream != "" {
 		prof.Datastream = o.datastream
 	}
@@ -223,7 +224,7 @@ func runOscap(ctx context.Context, g *globals, o scanOptions, newDialer dialerFa
 		command = "harden"
 	}
 	sum := hardening.NewSummary(runID, command, prof.Name, prof.MinScore, started, results)
-	sum.RunDir = runDir
+	sum.RunDir, sum.ProfileSource = runDir, choice.Source
 	if err := sum.WriteFile(runDir); err != nil {
 		return err
 	}

@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/hardenctl/hardenctl/config"
 	"github.com/hardenctl/hardenctl/hardening"
 	"github.com/hardenctl/hardenctl/plan"
 	"github.com/hardenctl/hardenctl/profiles"
@@ -21,6 +20,9 @@ func (o *scanOptions) fromConfig(g *globals, changed func(string) bool) error {
 	files, _ := filepath.Glob(filepath.Join(g.configPath, "*.hcl"))
 	if st, err := os.Stat(g.configPath); err == nil && !st.IsDir() {
 		files = []string{g.configPath}
+	}
+	if !changed("profile") {
+		o.profile = "" // the fleets' image's, the compliance block's, or the built-in default
 	}
 	if len(files) == 0 {
 		if len(o.fleets)+len(o.zones) > 0 {
@@ -67,35 +69,43 @@ func (o *scanOptions) fromConfig(g *globals, changed func(string) bool) error {
 	if cfg.Compliance.Timeout > 0 {
 		set("timeout", func() { o.timeout = cfg.Compliance.Timeout })
 	}
-	if !changed("profile") {
-		o.profile = "" // the compliance block's profile
-	}
 	return nil
 }
 
-// resolveProfile is --profile (a profile block of the configuration or a built-in), else the
-// compliance block's profile, else standard; the gate is --min-score, else the profile's,
-// else the compliance block's.
-func (o *scanOptions) resolveProfile() (profiles.Profile, error) {
-	var prof profiles.Profile
-	var err error
-	switch {
-	case o.cfg == nil:
-		prof, err = profiles.Builtin(o.profile)
-	case o.profile == "":
-		prof, err = profileFromConfig(o.cfg, config.ProfileRef{})
-	case o.cfg.Profile(o.profile) != nil:
-		prof, err = profileFromConfig(o.cfg, config.ProfileRef{Name: o.profile})
-	default:
-		prof, err = profileFromConfig(o.cfg, config.ProfileRef{Name: o.profile, Builtin: true})
+// resolveProfile is the profile (and gate) of a run, and why (profiles.ForRun): --profile,
+// else the one the selected fleets' image was built with, else the compliance block's, else
+// standard. --min-score, when given, replaces the gate afterwards (runOscap).
+func (o *scanOptions) resolveProfile() (profiles.Choice, error) {
+	if o.cfg == nil {
+		return profiles.ForRun(nil, o.profile, nil)
 	}
+	fleets, err := o.selectedFleets()
 	if err != nil {
-		return prof, err
+		return profiles.Choice{}, err
 	}
-	if o.cfg != nil && o.minScore < 0 {
-		prof.MinScore = minScore(o.cfg, nil, prof)
+	return profiles.ForRun(o.cfg, o.profile, fleets)
+}
+
+// selectedFleets are the fleets --fleet names and those in the zones --zone names, sorted.
+func (o *scanOptions) selectedFleets() ([]string, error) {
+	want := map[string]bool{}
+	for _, f := range o.fleets {
+		if o.cfg.Fleet(f) == nil {
+			return nil, fmt.Errorf("no fleet %q in the configuration", f)
+		}
+		want[f] = true
 	}
-	return prof, nil
+	for _, z := range o.zones {
+		if o.cfg.Zone(z) == nil {
+			return nil, fmt.Errorf("no zone %q in the configuration", z)
+		}
+		for _, f := range o.cfg.Fleets {
+			if f.Zone == z {
+				want[f.Name] = true
+			}
+		}
+	}
+	return keysOf(want), nil
 }
 
 // fleetHosts finds the servers of the named fleets (and of the fleets in the named zones)
@@ -104,22 +114,13 @@ func (o *scanOptions) resolveProfile() (profiles.Profile, error) {
 // trusting on first use.
 func fleetHosts(ctx context.Context, g *globals, o scanOptions) ([]hardening.Host, string, func(), error) {
 	cfg := o.cfg
-	want := map[string]bool{}
-	for _, f := range o.fleets {
-		if cfg.Fleet(f) == nil {
-			return nil, "", nil, fmt.Errorf("no fleet %q in the configuration", f)
-		}
-		want[f] = true
+	fleets, err := o.selectedFleets()
+	if err != nil {
+		return nil, "", nil, err
 	}
-	for _, z := range o.zones {
-		if cfg.Zone(z) == nil {
-			return nil, "", nil, fmt.Errorf("no zone %q in the configuration", z)
-		}
-		for _, f := range cfg.Fleets {
-			if f.Zone == z {
-				want[f.Name] = true
-			}
-		}
+	want := map[string]bool{}
+	for _, f := range fleets {
+		want[f] = true
 	}
 	cloud, err := newCloud(ctx, g, cfg, o.cloudFlags)
 	if err != nil {
