@@ -329,24 +329,18 @@ func homeDir() string {
 // sshConfig is how scan and harden reach hosts: the flags, and for what they do not say, the
 // configuration's ssh and bastion blocks (fromConfig).
 func (o scanOptions) sshConfig() (remote.Config, error) {
-	cfg := remote.Config{
-		User:            o.user,
-		IdentityFiles:   o.identities,
-		UseAgent:        !o.noAgent && os.Getenv("SSH_AUTH_SOCK") != "",
-		KnownHostsFile:  o.knownHosts,
-		TrustOnFirstUse: o.tofu,
-		ConnectTimeout:  o.connectTimeout,
-		Sudo:            true,
+	ssh := config.SSH{User: o.user, IdentityFiles: o.identities, UseAgent: !o.noAgent, KnownHosts: o.knownHosts,
+		TrustOnFirstUse: o.tofu, ConnectTimeout: o.connectTimeout}
+	var bastion *config.Bastion
+	if o.bastion != "" {
+		bastion = &config.Bastion{Address: o.bastion, HostKeys: o.bastionHostKeys}
+		if u, a, ok := strings.Cut(o.bastion, "@"); ok {
+			bastion.User, bastion.Address = u, a
+		}
 	}
+	cfg := remote.FromConfig(ssh, bastion)
 	if len(cfg.IdentityFiles) == 0 && !cfg.UseAgent {
 		return cfg, fmt.Errorf("no SSH key: give -i/--identity or run an ssh-agent (SSH_AUTH_SOCK)")
-	}
-	if o.bastion != "" {
-		b := &remote.BastionConfig{Address: o.bastion, HostKeys: o.bastionHostKeys}
-		if u, a, ok := strings.Cut(o.bastion, "@"); ok {
-			b.User, b.Address = u, a
-		}
-		cfg.Bastion = b
 	}
 	return cfg, nil
 }

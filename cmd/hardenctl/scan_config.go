@@ -5,13 +5,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
-	"strings"
 
 	"github.com/hardenctl/hardenctl/hardening"
-	"github.com/hardenctl/hardenctl/plan"
+	"github.com/hardenctl/hardenctl/inventory"
 	"github.com/hardenctl/hardenctl/profiles"
-	"github.com/hardenctl/hardenctl/remote"
 )
 
 // fromConfig loads the configuration when -C names one (a directory with *.hcl files, or a
@@ -88,90 +85,33 @@ func (o *scanOptions) resolveProfile() (profiles.Choice, error) {
 
 // selectedFleets are the fleets --fleet names and those in the zones --zone names, sorted.
 func (o *scanOptions) selectedFleets() ([]string, error) {
-	want := map[string]bool{}
-	for _, f := range o.fleets {
-		if o.cfg.Fleet(f) == nil {
-			return nil, fmt.Errorf("no fleet %q in the configuration", f)
-		}
-		want[f] = true
-	}
-	for _, z := range o.zones {
-		if o.cfg.Zone(z) == nil {
-			return nil, fmt.Errorf("no zone %q in the configuration", z)
-		}
-		for _, f := range o.cfg.Fleets {
-			if f.Zone == z {
-				want[f.Name] = true
-			}
-		}
-	}
-	return keysOf(want), nil
+	return inventory.SelectFleets(o.cfg, o.fleets, o.zones)
 }
 
-// fleetHosts finds the servers of the named fleets (and of the fleets in the named zones)
-// through the cloud, and writes a known_hosts file that adds their host keys, read from
-// their consoles, to the operator's: hardenctl verifies the servers it created without ever
-// trusting on first use.
+// fleetHosts finds the selected fleets' servers through the cloud (inventory.Fleets: host
+// keys from their consoles, waiting up to the ssh connect timeout for a server whose sshd is
+// still starting) and a known_hosts file that adds those keys to the operator's: hardenctl
+// verifies the servers it created without ever trusting on first use.
 func fleetHosts(ctx context.Context, g *globals, o scanOptions) ([]hardening.Host, string, func(), error) {
-	cfg := o.cfg
 	fleets, err := o.selectedFleets()
 	if err != nil {
 		return nil, "", nil, err
 	}
-	want := map[string]bool{}
-	for _, f := range fleets {
-		want[f] = true
-	}
-	cloud, err := newCloud(ctx, g, cfg, o.cloudFlags)
+	cloud, err := newCloud(ctx, g, o.cfg, o.cloudFlags)
 	if err != nil {
 		return nil, "", nil, err
 	}
-	servers, err := cloud.ObserveServers(ctx, plan.OwnerTags(cfg.Name))
+	found, err := inventory.Fleets(ctx, cloud, o.cfg, fleets, inventory.Options{KeyWait: o.connectTimeout, Logger: g.logger})
 	if err != nil {
 		return nil, "", nil, err
 	}
-	slices.SortFunc(servers, func(a, b plan.ObservedServer) int { return strings.Compare(a.Name, b.Name) })
-	var hosts []hardening.Host
-	var known strings.Builder
-	for _, s := range servers {
-		if !want[s.Fleet()] || s.Address == "" {
-			continue
-		}
-		out, err := cloud.ConsoleOutput(ctx, s.ID)
-		if err != nil {
-			return nil, "", nil, err
-		}
-		keys, err := remote.ParseConsoleHostKeys(out)
-		if err != nil {
-			return nil, "", nil, fmt.Errorf("server %s: %w", s.Name, err)
-		}
-		if keys == nil {
-			g.logger.Warn("server printed no host keys on its console; known_hosts must have them", "server", s.Name)
-		}
-		known.WriteString(remote.KnownHostsLines(s.Address, keys))
-		hosts = append(hosts, hardening.Host{Name: s.Name, Address: s.Address})
-	}
-	if len(hosts) == 0 {
-		return nil, "", nil, fmt.Errorf("no servers with an address in fleets %v", keysOf(want))
-	}
-	dir, err := os.MkdirTemp("", "hardenctl-scan-")
+	path, cleanup, err := inventory.KnownHosts(o.knownHosts, found)
 	if err != nil {
 		return nil, "", nil, err
 	}
-	cleanup := func() { os.RemoveAll(dir) }
-	path := filepath.Join(dir, "known_hosts")
-	if err := remote.WriteKnownHosts(path, o.knownHosts, known.String()); err != nil {
-		cleanup()
-		return nil, "", nil, err
+	hosts := make([]hardening.Host, len(found))
+	for i, h := range found {
+		hosts[i] = hardening.Host{Name: h.Name, Address: h.Address}
 	}
 	return hosts, path, cleanup, nil
-}
-
-func keysOf(m map[string]bool) []string {
-	var out []string
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
 }

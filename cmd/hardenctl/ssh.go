@@ -68,7 +68,11 @@ func (s buildSSH) WriteKnownHosts(path, lines string) error {
 }
 
 func (s buildSSH) Dialer(ctx context.Context, knownHosts, identity string) (hardening.Dialer, error) {
-	sc := sshConfigFromConfig(s.cfg, s.user)
+	ssh := s.cfg.SSH
+	if s.user != "" {
+		ssh.User = s.user
+	}
+	sc := remote.FromConfig(ssh, s.cfg.Bastion)
 	sc.IdentityFiles = append([]string{identity}, sc.IdentityFiles...)
 	sc.KnownHostsFile = knownHosts
 	sc.TrustOnFirstUse = false // builders are verified by their console keys, never trusted blindly
