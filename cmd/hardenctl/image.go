@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -17,8 +16,6 @@ import (
 	"github.com/hardenctl/hardenctl/event"
 	"github.com/hardenctl/hardenctl/hardening"
 	"github.com/hardenctl/hardenctl/images"
-	"github.com/hardenctl/hardenctl/plan"
-	"github.com/hardenctl/hardenctl/profiles"
 )
 
 func newImageCmd(g *globals) *cobra.Command {
@@ -97,66 +94,12 @@ cloud lock, so it never removes the builder of a build that is running.`,
 	return cmd
 }
 
-// imageSpec turns an image block into the pipeline's spec.
-func imageSpec(cfg *config.Config, ib *config.Image) (images.Spec, error) {
-	prof, err := profiles.ForImage(cfg, ib)
-	if err != nil {
-		return images.Spec{}, err
-	}
-	content, err := loadContent(cfg)
-	if err != nil {
-		return images.Spec{}, err
-	}
-	var tailoring []byte
-	if prof.Tailoring != "" {
-		if tailoring, err = os.ReadFile(prof.Tailoring); err != nil {
-			return images.Spec{}, fmt.Errorf("profile %s: read tailoring: %w", prof.Name, err)
-		}
-	}
-	spec := images.Spec{Name: ib.Name, Config: cfg.Name,
-		Source:     images.ImageQuery{Name: ib.Source.Name, Tags: ib.Source.Tags, Properties: ib.Source.Properties},
-		MostRecent: ib.Source.MostRecent, Flavor: ib.Flavor, Network: ib.Network, Profile: prof, Content: content,
-		Tailoring: tailoring, MinScore: prof.MinScore, Keep: ib.Keep, Retire: ib.Retire,
-		SSHUser: ib.SSHUser, BastionGroup: bastionGroup(cfg), KeepBuilderOnFailure: ib.KeepBuilderOnFailure}
-	for _, name := range ib.Mirrors {
-		m := cfg.Mirror(name)
-		mirror := images.Mirror{Name: m.Name, Kind: m.Kind, URL: m.URL, Suites: m.Suites, Components: m.Components, Trusted: m.Trusted}
-		if m.GPGKey != "" {
-			if mirror.GPGKey, err = os.ReadFile(m.GPGKey); err != nil {
-				return images.Spec{}, fmt.Errorf("mirror %s: read gpg_key: %w", m.Name, err)
-			}
-		}
-		spec.Mirrors = append(spec.Mirrors, mirror)
-	}
-	for _, name := range ib.Registries {
-		r := cfg.Registry(name)
-		spec.Registries = append(spec.Registries, images.Registry{Name: r.Name, URL: r.URL, BlockPublic: r.BlockPublic})
-	}
-	return spec, nil
-}
-
-// bastionGroup is the Neutron name of the bastion's security group, or "" without a bastion.
-func bastionGroup(cfg *config.Config) string {
-	if cfg.Bastion == nil {
-		return ""
-	}
-	return plan.GroupName(cfg, "bastion")
-}
-
 func runImageBuild(ctx context.Context, g *globals, o imageBuildOptions, name string) error {
 	cfg, err := loadConfig(g, o.configFlags)
 	if err != nil {
 		return err
 	}
-	ib := cfg.Image(name)
-	if ib == nil {
-		var names []string
-		for _, i := range cfg.Images {
-			names = append(names, i.Name)
-		}
-		return fmt.Errorf("no image block %q in %s (there are: %s)", name, g.configPath, strings.Join(names, ", "))
-	}
-	spec, err := imageSpec(cfg, ib)
+	spec, err := images.SpecFor(cfg, name)
 	if err != nil {
 		return err
 	}
