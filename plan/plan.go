@@ -394,6 +394,34 @@ func CheckSaved(saved, now *Plan) error {
 	return nil
 }
 
+// Recheck makes the plan again from cfg and the cloud and refuses p unless it is the same
+// (CheckSaved): what apply carries out after a wait (an approval prompt, a saved file) is
+// only what still holds. The stale-plan check lives here, not in the CLI, so every caller
+// (apply, a rollout, the schedule) gets the same one.
+func Recheck(ctx context.Context, cfg *config.Config, obs Observer, p *Plan) error {
+	now, err := Make(ctx, cfg, obs, Options{Destroy: p.Destroy})
+	if err != nil {
+		return err
+	}
+	return CheckSaved(p, now)
+}
+
+// LoadSaved reads the plan file at path and returns it only if it is for cfg and is exactly
+// the plan that cfg and the cloud give now (Recheck): a stale or edited plan is refused.
+func LoadSaved(ctx context.Context, cfg *config.Config, obs Observer, path string) (*Plan, error) {
+	p, err := ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if p.Config != cfg.Name {
+		return nil, fmt.Errorf("plan file %s is for configuration %q, not %q", path, p.Config, cfg.Name)
+	}
+	if err := Recheck(ctx, cfg, obs, p); err != nil {
+		return nil, fmt.Errorf("saved plan %s: %w; nothing was changed. Run plan again", path, err)
+	}
+	return p, nil
+}
+
 // CreatingDescription is the description a group has from its create until it is tagged
 // (then it gets its own): a group with it and no tags is what a create of the group's owner
 // left when it was killed or its tag request failed, and the next plan deletes it.

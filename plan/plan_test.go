@@ -265,3 +265,34 @@ func TestCheckSaved(t *testing.T) {
 		t.Errorf("a stale plan: %v", err)
 	}
 }
+
+// TestLoadSaved: a plan file is carried out only for its configuration and only while the
+// cloud is as it was (the CLI, rollouts and the schedule share this one check).
+func TestLoadSaved(t *testing.T) {
+	ctx := context.Background()
+	cfg := small()
+	empty := fakeObserver{&Observed{}}
+	p, err := Make(ctx, cfg, empty, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "t.plan")
+	if err := WriteFile(path, p); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := LoadSaved(ctx, cfg, empty, path); err != nil || len(got.Changes) != len(p.Changes) {
+		t.Fatalf("LoadSaved of a fresh plan: %v", err)
+	}
+	applied := fakeObserver{observe(Desired(cfg))}
+	if _, err := LoadSaved(ctx, cfg, applied, path); err == nil || !strings.Contains(err.Error(), "stale") || !strings.Contains(err.Error(), "Run plan again") {
+		t.Errorf("the cloud changed since: %v", err)
+	}
+	other := small()
+	other.Name = "u"
+	if _, err := LoadSaved(ctx, other, empty, path); err == nil || !strings.Contains(err.Error(), `is for configuration "t", not "u"`) {
+		t.Errorf("another configuration's plan: %v", err)
+	}
+	if err := Recheck(ctx, cfg, empty, p); err != nil {
+		t.Errorf("Recheck against the same cloud: %v", err)
+	}
+}

@@ -15,7 +15,6 @@ import (
 	"github.com/hardenctl/hardenctl/event"
 	"github.com/hardenctl/hardenctl/lock"
 	"github.com/hardenctl/hardenctl/plan"
-	"github.com/hardenctl/hardenctl/provider/openstack"
 )
 
 type applyOptions struct {
@@ -135,7 +134,7 @@ func runApply(ctx context.Context, g *globals, o applyOptions, planFile string) 
 	defer release()
 	var p *plan.Plan
 	if planFile != "" {
-		if p, err = checkSavedPlan(ctx, cfg, cloud, planFile); err != nil {
+		if p, err = plan.LoadSaved(ctx, cfg, cloud, planFile); err != nil {
 			return err
 		}
 	} else {
@@ -164,37 +163,12 @@ func runApply(ctx context.Context, g *globals, o applyOptions, planFile string) 
 			}
 			// The cloud may have changed while the question waited (tags removed by hand,
 			// groups added): what was approved is carried out only if it still holds.
-			now, err := plan.Make(ctx, cfg, cloud, plan.Options{Destroy: o.destroy})
-			if err != nil {
-				return err
-			}
-			if err := plan.CheckSaved(p, now); err != nil {
+			if err := plan.Recheck(ctx, cfg, cloud, p); err != nil {
 				return fmt.Errorf("the cloud changed while the plan waited for approval; nothing was changed: %w", err)
 			}
 		}
 	}
 	return execute(ctx, g, o, p, cloud)
-}
-
-// checkSavedPlan reads a plan file and refuses it when it is for another configuration, the
-// cloud changed since it was made, or it is not the plan that the configuration and the
-// cloud give now (an edited file).
-func checkSavedPlan(ctx context.Context, cfg *config.Config, cloud *openstack.Client, path string) (*plan.Plan, error) {
-	p, err := plan.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	if p.Config != cfg.Name {
-		return nil, fmt.Errorf("plan file %s is for configuration %q, not %q", path, p.Config, cfg.Name)
-	}
-	now, err := plan.Make(ctx, cfg, cloud, plan.Options{Destroy: p.Destroy})
-	if err != nil {
-		return nil, err
-	}
-	if err := plan.CheckSaved(p, now); err != nil {
-		return nil, fmt.Errorf("saved plan %s: %w; nothing was changed. Run plan again", path, err)
-	}
-	return p, nil
 }
 
 // execute carries out p, printing its progress: event.Text on stderr, or with -json the events
