@@ -64,7 +64,10 @@ func WriteJUnit(w io.Writer, s Summary, results []HostResult) error {
 		}
 		cls := "hardenctl." + HostDirName(r.Host)
 		run := junitCase{Name: "oscap", Classname: cls}
-		if !r.Status.Ran() {
+		switch {
+		case r.Status == StatusSkipped: // not started: the run was halted, no failure of the host
+			run.Skipped = &junitMessage{Message: "skipped: the run was halted before this host"}
+		case !r.Status.Ran():
 			run.Error = &junitMessage{Message: string(r.Status), Type: string(r.Status), Text: r.Error}
 		}
 		suite.Cases = append(suite.Cases, run)

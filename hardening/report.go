@@ -91,7 +91,7 @@ func (s Summary) WriteText(w io.Writer) error {
 		header = "HOST\tSTATUS\tBEFORE\tSCORE\tHIGH\tMEDIUM\tLOW\tERROR"
 	}
 	fmt.Fprintln(tw, header)
-	var ran, below, failed int
+	var ran, below, failed, skipped int
 	for _, h := range s.Hosts {
 		score, hi, med, lo := "-", "-", "-", "-"
 		status := string(h.Status)
@@ -103,6 +103,8 @@ func (s Summary) WriteText(w io.Writer) error {
 				below++
 				status += " (below " + strconv.FormatFloat(s.MinScore, 'f', -1, 64) + ")"
 			}
+		} else if h.Status == StatusSkipped {
+			skipped++
 		} else {
 			failed++
 		}
@@ -127,8 +129,12 @@ func (s Summary) WriteText(w io.Writer) error {
 	if !s.Passed {
 		verdict = "FAILED"
 	}
-	_, err := fmt.Fprintf(w, "\n%d hosts: %d scanned, %d below min score %g, %d without result. %s\n",
-		len(s.Hosts), ran, below, s.MinScore, failed, verdict)
+	halted := ""
+	if skipped > 0 {
+		halted = fmt.Sprintf(", %d skipped (the run was halted before them)", skipped)
+	}
+	_, err := fmt.Fprintf(w, "\n%d hosts: %d scanned, %d below min score %g, %d without result%s. %s\n",
+		len(s.Hosts), ran, below, s.MinScore, failed, halted, verdict)
 	if s.Profile != "" && err == nil {
 		src := ""
 		if s.ProfileSource != "" {

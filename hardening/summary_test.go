@@ -60,3 +60,27 @@ func TestSummaryJSON(t *testing.T) {
 		t.Errorf("summary.json differs from %s (go test -run %s -update rewrites it):\n got:\n%s\nwant:\n%s", path, t.Name(), got, want)
 	}
 }
+
+// A host skipped because a hook halted the run is no failure of the host: the text counts it
+// as skipped, JUnit marks its oscap case skipped, not errored; the run still does not pass.
+func TestSkippedHostIsNoFailure(t *testing.T) {
+	score := &Result{Score: 90, MaxScore: 100}
+	results := []HostResult{
+		{Host: "a", Status: StatusCompliant, Result: score},
+		{Host: "b", Status: StatusSkipped},
+	}
+	sum := NewSummary("r", "scan", "node", 80, time.Now(), results)
+	var text, junit bytes.Buffer
+	if err := sum.WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(text.Bytes(), []byte("2 hosts: 1 scanned, 0 below min score 80, 0 without result, 1 skipped (the run was halted before them). FAILED")) {
+		t.Errorf("text:\n%s", text.String())
+	}
+	if err := WriteJUnit(&junit, sum, results); err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(junit.Bytes(), []byte(`errors="1"`)) || !bytes.Contains(junit.Bytes(), []byte("<skipped message=\"skipped: the run was halted before this host\"")) {
+		t.Errorf("junit:\n%s", junit.String())
+	}
+}

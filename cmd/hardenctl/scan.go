@@ -244,10 +244,17 @@ func runOscap(ctx context.Context, g *globals, o scanOptions, newDialer dialerFa
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
+	skipped := 0
 	for _, h := range sum.Hosts {
-		if !h.Status.Ran() {
+		switch {
+		case h.Status == hardening.StatusSkipped:
+			skipped++
+		case !h.Status.Ran():
 			return &exitError{code: exitHostFailed}
 		}
+	}
+	if skipped > 0 {
+		return fmt.Errorf("the run was halted before %d of %d hosts", skipped, len(sum.Hosts))
 	}
 	if !sum.Passed {
 		return &exitError{code: exitBelowMinScore}
