@@ -409,7 +409,7 @@ func (d *decoder) evalProfileRef(expr hcl.Expression) (ProfileRef, hcl.Diagnosti
 
 // article is "a" or "an", for kind.
 func article(kind string) string {
-	if strings.ContainsAny(kind[:1], "aeio") {
+	if strings.ContainsAny(kind[:1], "aeiou") { // "an upgrade"
 		return "an"
 	}
 	return "a"

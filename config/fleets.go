@@ -1,7 +1,12 @@
 package config
 
 import (
+	"strconv"
+	"strings"
+	"time"
+
 	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
 )
 
 var fleetSchema = &hcl.BodySchema{
@@ -21,6 +26,10 @@ var upgradeSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
 		{Name: "strategy"},
 		{Name: "max_unavailable"},
+		{Name: "canary"},
+		{Name: "max_failures"},
+		{Name: "on_failure"},
+		{Name: "deadline"},
 	},
 	Blocks: []hcl.BlockHeaderSchema{{Type: "health"}},
 }
@@ -30,6 +39,9 @@ var healthSchema = &hcl.BodySchema{
 		{Name: "ssh"},
 		{Name: "tcp"},
 		{Name: "min_score"},
+		{Name: "warmup"},
+		{Name: "bake"},
+		{Name: "timeout"},
 	},
 }
 
@@ -69,10 +81,13 @@ func (d *decoder) decodeFleet(b *hcl.Block) hcl.Diagnostics {
 }
 
 // defaultUpgrade is a fleet's upgrade without an upgrade block: rebuild one server at a
-// time, each answering SSH before the next.
+// time, a canary first, each answering SSH before the next; roll back on a failure.
 func defaultUpgrade() Upgrade {
-	return Upgrade{Strategy: StrategyRebuild, MaxUnavailable: 1, Health: Health{SSH: true}}
+	return Upgrade{Strategy: StrategyRebuild, MaxUnavailable: Amount{N: 1}, Canary: 1,
+		OnFailure: OnFailureRollback, Health: defaultHealth()}
 }
+
+func defaultHealth() Health { return Health{SSH: true, Timeout: DefaultGateTimeout} }
 
 func (d *decoder) decodeUpgrade(b *hcl.Block) (Upgrade, hcl.Diagnostics) {
 	content, diags := b.Body.Content(upgradeSchema)
@@ -92,10 +107,38 @@ func (d *decoder) decodeUpgrade(b *hcl.Block) (Upgrade, hcl.Diagnostics) {
 		}
 	}
 	if attr, ok := content.Attributes["max_unavailable"]; ok {
-		n, set, nDiags := d.evalInt(attr.Expr, 1, maxCount, "max_unavailable")
+		a, set, aDiags := d.evalAmount(attr.Expr, 1, "max_unavailable")
+		diags = append(diags, aDiags...)
+		if set {
+			u.MaxUnavailable = a
+		}
+	}
+	if attr, ok := content.Attributes["canary"]; ok {
+		n, set, nDiags := d.evalInt(attr.Expr, 0, maxCount, "canary")
 		diags = append(diags, nDiags...)
 		if set {
-			u.MaxUnavailable = n
+			u.Canary = n
+		}
+	}
+	if attr, ok := content.Attributes["max_failures"]; ok {
+		a, set, aDiags := d.evalAmount(attr.Expr, 0, "max_failures")
+		diags = append(diags, aDiags...)
+		if set {
+			u.MaxFailures = a
+		}
+	}
+	if attr, ok := content.Attributes["on_failure"]; ok {
+		s, set, sDiags := d.evalEnum(attr.Expr, "on_failure", OnFailureRollback, OnFailurePause, OnFailureAbort)
+		diags = append(diags, sDiags...)
+		if set {
+			u.OnFailure = s
+		}
+	}
+	if attr, ok := content.Attributes["deadline"]; ok {
+		dur, set, dDiags := d.evalDuration(attr.Expr, "deadline")
+		diags = append(diags, dDiags...)
+		if set {
+			u.Deadline = dur
 		}
 	}
 	hb, hDiags := singleBlock(content.Blocks, "health", "upgrade")
@@ -105,12 +148,42 @@ func (d *decoder) decodeUpgrade(b *hcl.Block) (Upgrade, hcl.Diagnostics) {
 		diags = append(diags, hDiags...)
 		u.Health = h
 	}
+	if attr, ok := content.Attributes["deadline"]; ok && u.Deadline > 0 && u.Deadline < u.Health.Timeout {
+		diags = append(diags, errorAt(attr.Expr.Range(), "Deadline shorter than the gate timeout",
+			"The deadline (%s) bounds the whole rollout, but one server alone may take up to health.timeout (%s): make the deadline longer or the timeout shorter.",
+			u.Deadline, u.Health.Timeout))
+	}
 	return u, diags
+}
+
+// evalAmount evaluates expr as a number of servers: a whole number of at least lo, or a
+// percentage of the fleet written as a string, "25%" (lo% to 100%).
+func (d *decoder) evalAmount(expr hcl.Expression, lo int64, what string) (Amount, bool, hcl.Diagnostics) {
+	v, ok, diags := d.known(expr)
+	if !ok {
+		return Amount{}, false, diags
+	}
+	if v.Type() != cty.String {
+		n, set, nDiags := d.evalInt(expr, lo, maxCount, what) // evaluates expr again: its diagnostics are nDiags
+		return Amount{N: n}, set, nDiags
+	}
+	s := strings.TrimSpace(v.AsString())
+	if num, isPct := strings.CutSuffix(s, "%"); isPct {
+		if p, err := strconv.Atoi(strings.TrimSpace(num)); err == nil && int64(p) >= lo && p <= 100 {
+			return Amount{N: p, Percent: true}, true, diags
+		}
+	} else if n, err := strconv.Atoi(s); err == nil && int64(n) >= lo {
+		return Amount{N: n}, true, diags
+	}
+	return Amount{}, false, append(diags, errorAt(expr.Range(), "Invalid "+what,
+		"%s is a number of servers (a whole number of at least %d, like 2) or a percentage of the fleet (%d%% to 100%%, like \"25%%\"); got %s.",
+		what, lo, lo, showValue(v)))
 }
 
 func (d *decoder) decodeHealth(b *hcl.Block) (Health, hcl.Diagnostics) {
 	content, diags := b.Body.Content(healthSchema)
-	h := Health{SSH: true, DeclRange: b.DefRange}
+	h := defaultHealth()
+	h.DeclRange = b.DefRange
 	diags = d.boolAttr(content, "ssh", &h.SSH, diags)
 	if attr, ok := content.Attributes["tcp"]; ok {
 		ports, pDiags := d.decodePorts(attr)
@@ -128,6 +201,31 @@ func (d *decoder) decodeHealth(b *hcl.Block) (Health, hcl.Diagnostics) {
 		s, sDiags := d.evalScore(attr.Expr)
 		diags = append(diags, sDiags...)
 		h.MinScore = s
+	}
+	for _, dur := range []struct {
+		name string
+		dst  *time.Duration
+	}{{"warmup", &h.Warmup}, {"bake", &h.Bake}, {"timeout", &h.Timeout}} {
+		if attr, ok := content.Attributes[dur.name]; ok {
+			v, set, dDiags := d.evalDuration(attr.Expr, dur.name)
+			diags = append(diags, dDiags...)
+			if set {
+				*dur.dst = v
+			}
+		}
+	}
+	if !h.SSH {
+		// The TCP probes and the scan run over the gate's SSH session.
+		for _, name := range []string{"tcp", "min_score"} {
+			if attr, ok := content.Attributes[name]; ok {
+				diags = append(diags, errorAt(attr.NameRange, "Health check without SSH",
+					"%s is checked over the gate's SSH session through the bastion (from inside the server): it needs ssh = true.", name))
+			}
+		}
+	}
+	if attr, ok := content.Attributes["warmup"]; ok && h.Warmup >= h.Timeout {
+		diags = append(diags, errorAt(attr.Expr.Range(), "Warmup not shorter than the timeout",
+			"The warmup (%s) is part of each server's timeout (%s): the gate could never pass.", h.Warmup, h.Timeout))
 	}
 	return h, diags
 }

@@ -166,12 +166,13 @@ func TestLoadSamplePlatform(t *testing.T) {
 			{
 				Name: "app", Image: ImageRef{Name: "debian12-node", Managed: true}, Zone: "app",
 				Flavor: "m1.small", Count: 4, Network: "platform", KeyPair: "ops",
-				Upgrade: Upgrade{Strategy: StrategyRebuild, MaxUnavailable: 1,
-					Health: Health{SSH: true, TCP: []int{8443}, MinScore: score(80)}},
+				Upgrade: Upgrade{Strategy: StrategyRebuild, MaxUnavailable: Amount{N: 1}, Canary: 1, OnFailure: OnFailureRollback,
+					Health: Health{SSH: true, TCP: []int{8443}, MinScore: score(80), Timeout: DefaultGateTimeout}},
 			},
 			{
 				Name: "db", Image: ImageRef{Name: "debian-12-base"}, Zone: "data", Flavor: "m1.small", Count: 2, Network: "platform",
-				Upgrade: Upgrade{Strategy: StrategyRebuild, MaxUnavailable: 1, Health: Health{SSH: true}},
+				Upgrade: Upgrade{Strategy: StrategyRebuild, MaxUnavailable: Amount{N: 1}, Canary: 1, OnFailure: OnFailureRollback,
+					Health: Health{SSH: true, Timeout: DefaultGateTimeout}},
 			},
 		},
 	}

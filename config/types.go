@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"net/netip"
 	"time"
 
@@ -276,21 +277,62 @@ type Fleet struct {
 	DeclRange    hcl.Range
 }
 
-// Upgrade says how a fleet moves onto a new image.
+// Upgrade says how a fleet moves onto a new image (package rollout carries it out).
 type Upgrade struct {
 	Strategy       string // StrategyRebuild (the default; StrategyReplace is refused until rollout implements it)
-	MaxUnavailable int    // servers down at once; default 1
-	Health         Health
-	DeclRange      hcl.Range // empty when there is no upgrade block
+	MaxUnavailable Amount // servers out of service at once; default 1
+	// Canary is how many servers are rolled first, followed by a bake before the rest
+	// (default 1; 0: no canary).
+	Canary      int
+	MaxFailures Amount        // servers that may fail their gate before OnFailure applies; default 0
+	OnFailure   string        // OnFailureRollback (default), OnFailurePause or OnFailureAbort
+	Deadline    time.Duration // the whole rollout's bound; 0: none
+	Health      Health
+	DeclRange   hcl.Range // empty when there is no upgrade block
 }
 
-// Health is the gate between batches of an upgrade.
+// What a rollout does when more servers failed their gate than MaxFailures allows.
+const (
+	OnFailureRollback = "rollback" // rebuild the servers already moved back onto their previous image
+	OnFailurePause    = "pause"    // stop and wait for resume, abort or rollback
+	OnFailureAbort    = "abort"    // stop, leaving the servers as they are
+)
+
+// Amount is a number of servers written as a count (2) or as a percentage of the fleet
+// ("25%").
+type Amount struct {
+	N       int  // the count, or the percentage when Percent
+	Percent bool // N is a percentage (0 to 100)
+}
+
+// Of is the amount for a fleet of total servers: a percentage rounds down.
+func (a Amount) Of(total int) int {
+	if a.Percent {
+		return total * a.N / 100
+	}
+	return a.N
+}
+
+func (a Amount) String() string {
+	if a.Percent {
+		return fmt.Sprintf("%d%%", a.N)
+	}
+	return fmt.Sprint(a.N)
+}
+
+// Health is the gate a rebuilt server passes before it counts as available again.
 type Health struct {
-	SSH       bool     // default true: the server answers SSH through the bastion
-	TCP       []int    // ports that must accept connections
-	MinScore  *float64 // nil: no compliance gate
+	SSH       bool          // default true: the server answers SSH through the bastion (its new host key)
+	TCP       []int         // ports that must accept connections, probed from inside over SSH
+	MinScore  *float64      // nil: no compliance gate
+	Warmup    time.Duration // wait after the rebuild before the first probe; default 0
+	Bake      time.Duration // wait after a pass (and after the canary) before going on; default 0
+	Timeout   time.Duration // per server, from its rebuild to its gate passed; default 15m
 	DeclRange hcl.Range
 }
+
+// DefaultGateTimeout bounds one server's rebuild and gate when health sets no timeout.
+const DefaultGateTimeout = 15 * time.Minute
 
 // Zone is one network zone; it becomes one managed security group.
 type Zone struct {

@@ -5,13 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"sort"
 	"time"
 
 	"github.com/gophercloud/gophercloud/v2"
-	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/attributestags"
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/security/groups"
-	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/security/rules"
 
 	"github.com/hardenctl/hardenctl/lock"
 	"github.com/hardenctl/hardenctl/plan"
@@ -34,34 +31,11 @@ func lockGroupName(name string) string { return "hardenctl-lock-" + name }
 // contender between its create and its tags, or killed there: package lock deletes it once
 // its lease expired, force-unlock at once).
 func (c *Client) Claims(ctx context.Context, name string) ([]lock.Claim, error) {
-	if c.projectID == "" {
-		return nil, errNoProject
-	}
-	pages, err := groups.List(c.network, groups.ListOpts{Name: lockGroupName(name), ProjectID: c.projectID}).AllPages(ctx)
+	claims, err := c.listEmptyGroups(ctx, lockGroupName(name), lockTags(name), isLease)
 	if err != nil {
 		return nil, fmt.Errorf("list the claims of lock %s: %w", name, err)
 	}
-	all, err := groups.ExtractGroups(pages)
-	if err != nil {
-		return nil, fmt.Errorf("read security group list: %w", err)
-	}
-	tags := lockTags(name)
-	var out []lock.Claim
-	for _, g := range all {
-		if g.Name != lockGroupName(name) || g.ProjectID != c.projectID {
-			continue
-		}
-		if hasAll(g.Tags, tags) || len(g.Tags) == 0 && isLease(g.Description) {
-			out = append(out, lock.Claim{ID: g.ID, Data: g.Description, Created: g.CreatedAt})
-		}
-	}
-	sort.Slice(out, func(i, j int) bool {
-		if !out[i].Created.Equal(out[j].Created) {
-			return out[i].Created.Before(out[j].Created)
-		}
-		return out[i].ID < out[j].ID
-	})
-	return out, nil
+	return claims, nil
 }
 
 // isLease says whether desc is a lease as package lock writes it.
@@ -76,24 +50,11 @@ func isLease(desc string) bool {
 // CreateClaim makes a claim: the group (with the lease as description), its tags, and
 // without Neutron's allow-all egress rules. It is listed by Claims once this returns.
 func (c *Client) CreateClaim(ctx context.Context, name, data string) (lock.Claim, error) {
-	if len(data) > 255 {
-		return lock.Claim{}, fmt.Errorf("claim on lock %s: %d characters of lease, Neutron keeps 255", name, len(data))
-	}
-	sg, err := groups.Create(ctx, c.network, groups.CreateOpts{Name: lockGroupName(name), Description: data}).Extract()
+	cl, err := c.createEmptyGroup(ctx, lockGroupName(name), data, lockTags(name))
 	if err != nil {
-		return lock.Claim{}, fmt.Errorf("create a claim on lock %s: %w", name, err)
+		return lock.Claim{}, fmt.Errorf("claim lock %s: %w", name, err)
 	}
-	if _, err := attributestags.ReplaceAll(ctx, c.network, "security-groups", sg.ID, attributestags.ReplaceAllOpts{Tags: lockTags(name)}).Extract(); err != nil {
-		groups.Delete(context.WithoutCancel(ctx), c.network, sg.ID)
-		return lock.Claim{}, fmt.Errorf("tag the claim %s on lock %s, deleted it again: %w", sg.ID, name, err)
-	}
-	for _, r := range sg.Rules {
-		if err := rules.Delete(ctx, c.network, r.ID).ExtractErr(); err != nil && !gophercloud.ResponseCodeIs(err, http.StatusNotFound) {
-			groups.Delete(context.WithoutCancel(ctx), c.network, sg.ID)
-			return lock.Claim{}, fmt.Errorf("empty the claim %s on lock %s: %w", sg.ID, name, err)
-		}
-	}
-	return lock.Claim{ID: sg.ID, Data: data, Created: sg.CreatedAt}, nil
+	return cl, nil
 }
 
 // UpdateClaim replaces a claim's lease.
