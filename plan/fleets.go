@@ -67,7 +67,14 @@ type FleetObserver interface {
 	// configuration cfg in this project, found by its tags; "" when none was built yet) or
 	// else a Glance image of that name (an error when there is none).
 	ResolveImage(ctx context.Context, cfg, name string, managed bool) (string, error)
+	// MaxComputeMicroversion is the newest compute API microversion the cloud supports
+	// ("X.Y"; "" when it does not say).
+	MaxComputeMicroversion() string
 }
+
+// VolumeRebuildMicroversion is the compute API microversion that rebuilds a volume-backed
+// server onto another image (Nova Zed).
+const VolumeRebuildMicroversion = "2.93"
 
 // ServerName is the name of the i-th (1-based) server of a fleet.
 func ServerName(cfg *config.Config, fleet string, i int) string {
@@ -129,7 +136,12 @@ func diffFleets(ctx context.Context, cfg *config.Config, obs FleetObserver, dest
 					sp.Name = s.Name
 					detail := fmt.Sprintf("image %s -> %s (%s): the root disk is wiped; id, ports and addresses are kept", short(s.ImageID), short(imageID), f.Image.Name)
 					if s.ImageID == "" {
-						detail += "; the server boots from a volume, so Nova API microversion 2.93 is needed"
+						detail += "; the server boots from a volume, so Nova API microversion " + VolumeRebuildMicroversion + " is needed"
+						if max := obs.MaxComputeMicroversion(); max != "" && !microversionAtLeast(max, VolumeRebuildMicroversion) {
+							detail += ", and this cloud's compute API stops at " + max + ": the rebuild will be refused"
+							p.Warnings = append(p.Warnings, fmt.Sprintf("server %s boots from a volume: rebuilding it onto image %s needs compute API microversion %s, and the cloud supports up to %s; apply will refuse it",
+								s.Name, f.Image.Name, VolumeRebuildMicroversion, max))
+						}
 					}
 					if !f.AllowRebuild {
 						detail += "; apply does this only with -allow-rebuild (or allow_rebuild = true)"
@@ -179,4 +191,16 @@ func short(id string) string {
 		return id[:8]
 	}
 	return id
+}
+
+// microversionAtLeast compares two "X.Y" microversions; a malformed one is never at least.
+func microversionAtLeast(have, want string) bool {
+	var hMaj, hMin, wMaj, wMin int
+	if _, err := fmt.Sscanf(have, "%d.%d", &hMaj, &hMin); err != nil {
+		return false
+	}
+	if _, err := fmt.Sscanf(want, "%d.%d", &wMaj, &wMin); err != nil {
+		return false
+	}
+	return hMaj > wMaj || (hMaj == wMaj && hMin >= wMin)
 }

@@ -13,11 +13,15 @@ type fakeFleets struct {
 	fakeObserver
 	servers []ObservedServer
 	images  map[string]string
+	// maxMicroversion is the cloud's compute API maximum ("" unknown).
+	maxMicroversion string
 }
 
 func (f fakeFleets) ObserveServers(context.Context, []string) ([]ObservedServer, error) {
 	return f.servers, nil
 }
+
+func (f fakeFleets) MaxComputeMicroversion() string { return f.maxMicroversion }
 
 func (f fakeFleets) ResolveImage(_ context.Context, _, name string, managed bool) (string, error) {
 	return f.images[name], nil
@@ -79,6 +83,29 @@ func TestFleetImageChangeIsARebuild(t *testing.T) {
 		"boots from a volume, so Nova API microversion 2.93 is needed", "only with -allow-rebuild", "0 to add, 2 to change, 0 to destroy"} {
 		if !strings.Contains(text.String(), want) {
 			t.Errorf("plan text lacks %q:\n%s", want, text.String())
+		}
+	}
+}
+
+// A volume-backed server on a cloud without microversion 2.93: the plan says the rebuild
+// will be refused; with 2.93 it does not.
+func TestFleetVolumeRebuildNeedsMicroversion(t *testing.T) {
+	for _, tc := range []struct {
+		max     string
+		refused bool
+	}{{"2.90", true}, {"2.93", false}, {"2.96", false}, {"", false}} {
+		obs := fakeFleets{fakeObserver: fakeObserver{observe(Desired(small()))}, images: map[string]string{"base": "img2"},
+			servers: []ObservedServer{server("s2", "t-web-01", "")}, maxMicroversion: tc.max}
+		p, err := Make(context.Background(), fleetConfig(1, "base", false), obs, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var text strings.Builder
+		WriteText(&text, p, false)
+		said := strings.Contains(text.String(), "this cloud's compute API stops at "+tc.max+": the rebuild will be refused")
+		warned := len(p.Warnings) == 1 && strings.Contains(p.Warnings[0], "supports up to "+tc.max)
+		if said != tc.refused || warned != tc.refused {
+			t.Errorf("max %q: plan says refused %t, warns %t; want %t:\n%s", tc.max, said, warned, tc.refused, text.String())
 		}
 	}
 }

@@ -62,6 +62,9 @@ func (sampleCloud) ObserveServers(_ context.Context, owner []string) ([]plan.Obs
 	}, nil
 }
 
+// MaxComputeMicroversion is the test bed's Nova (Zed).
+func (sampleCloud) MaxComputeMicroversion() string { return "2.93" }
+
 func (sampleCloud) ResolveImage(_ context.Context, _, name string, managed bool) (string, error) {
 	if managed {
 		return "img-node-2", nil // debian12-node, built

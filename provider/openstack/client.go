@@ -32,11 +32,15 @@ type Options struct {
 
 // Client holds the authenticated service clients. It is safe for concurrent use.
 type Client struct {
-	network   *gophercloud.ServiceClient
-	compute   *gophercloud.ServiceClient // nil when the catalog has no compute service
-	image     *gophercloud.ServiceClient // nil when the catalog has no image service
-	projectID string                     // the token's project: every list is scoped to it, even for admins
-	logger    *slog.Logger
+	network *gophercloud.ServiceClient
+	compute *gophercloud.ServiceClient // nil when the catalog has no compute service
+	// computeMax is the newest compute microversion the cloud supports ("" unknown);
+	// computeErr, when set, says why the compute service cannot be used (too old).
+	computeMax string
+	computeErr error
+	image      *gophercloud.ServiceClient // nil when the catalog has no image service
+	projectID  string                     // the token's project: every list is scoped to it, even for admins
+	logger     *slog.Logger
 	// lookups caches flavor and network ids by name for the client's life (one command):
 	// a fleet of 20 servers looks each up once, not 20 times.
 	lookups sync.Map
@@ -78,9 +82,11 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("find the network service (region %q) in the catalog: %w", eo.Region, err)
 	}
+	var computeMax string
+	var computeErr error
 	compute, err := openstack.NewComputeV2(pc, eo)
 	if err == nil {
-		compute.Microversion = computeMicroversion
+		computeMax, computeErr = negotiateCompute(ctx, compute)
 	} else {
 		compute = nil
 	}
@@ -94,8 +100,9 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 			projectID = p.ID
 		}
 	}
-	logger.Debug("authenticated", "source", source, "auth_url", ao.IdentityEndpoint, "project", projectID, "network", network.Endpoint)
-	return &Client{network: network, compute: compute, image: image, projectID: projectID, logger: logger}, nil
+	logger.Debug("authenticated", "source", source, "auth_url", ao.IdentityEndpoint, "project", projectID, "network", network.Endpoint,
+		"compute_max_microversion", computeMax)
+	return &Client{network: network, compute: compute, computeMax: computeMax, computeErr: computeErr, image: image, projectID: projectID, logger: logger}, nil
 }
 
 // httpClient sends through the retry transport, which holds the per-attempt timeout: an

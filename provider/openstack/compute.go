@@ -17,13 +17,20 @@ import (
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/security/groups"
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/security/rules"
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/networks"
+	"github.com/gophercloud/gophercloud/v2/openstack/utils"
 
 	"github.com/hardenctl/hardenctl/images"
 )
 
-// computeMicroversion: 2.52 for tags at create, 2.93 (Zed's newest) for rebuilding
-// volume-backed servers.
-const computeMicroversion = "2.90"
+// Compute API microversions. Every request sends computeBaseMicroversion, the newest that
+// the calls below rely on: 2.26 lists servers by tag and shows their tags, 2.51 shows an
+// instance action's events to non-admins (RebuildServer waits on them), 2.52 sets tags at
+// create. Only the rebuild of a volume-backed server sends computeVolumeRebuildMicroversion:
+// before 2.93 (Zed) Nova refuses to rebuild one onto another image.
+const (
+	computeBaseMicroversion          = "2.52"
+	computeVolumeRebuildMicroversion = "2.93"
+)
 
 var _ images.Cloud = (*Client)(nil)
 
@@ -31,7 +38,57 @@ func (c *Client) needCompute() error {
 	if c.compute == nil {
 		return errors.New("the cloud's catalog has no compute (Nova) service")
 	}
-	return nil
+	return c.computeErr
+}
+
+// negotiateCompute reads the compute endpoint's version document (its microversion range)
+// and sets the base microversion on sc. A cloud whose range does not reach the base is an
+// error (kept for the compute calls: a zones-only command still works). A cloud that
+// publishes no range gets the base and max "" (unknown).
+func negotiateCompute(ctx context.Context, sc *gophercloud.ServiceClient) (max string, err error) {
+	sc.Microversion = computeBaseMicroversion
+	mv, err := utils.GetSupportedMicroversions(ctx, sc)
+	if err != nil {
+		// An endpoint with the project id after the version (.../v2.1/PROJECT) may not
+		// serve the document: ask the version's own URL.
+		if i := strings.Index(sc.Endpoint, "/v2.1/"); i >= 0 && len(sc.Endpoint) > i+len("/v2.1/") {
+			vc := *sc
+			vc.Endpoint = sc.Endpoint[:i+len("/v2.1/")]
+			mv, err = utils.GetSupportedMicroversions(ctx, &vc)
+		}
+		if err != nil {
+			return "", nil
+		}
+	}
+	max = fmt.Sprintf("%d.%d", mv.MaxMajor, mv.MaxMinor)
+	if ok, _ := mv.IsSupported(computeBaseMicroversion); !ok {
+		sc.Microversion = ""
+		return max, fmt.Errorf("the cloud's compute API supports microversions %d.%d to %s; hardenctl needs %s (server tags at create)", mv.MinMajor, mv.MinMinor, max, computeBaseMicroversion)
+	}
+	return max, nil
+}
+
+// MaxComputeMicroversion is the newest compute API microversion the cloud supports, as its
+// version document says ("" when it says none or there is no compute service).
+func (c *Client) MaxComputeMicroversion() string { return c.computeMax }
+
+// computeSupports reports whether the cloud's compute API has microversion v (true when
+// its range is unknown: then Nova's answer decides).
+func (c *Client) computeSupports(v string) bool {
+	if c.computeMax == "" {
+		return true
+	}
+	return microversionAtLeast(c.computeMax, v)
+}
+
+// microversionAtLeast compares two "X.Y" microversions.
+func microversionAtLeast(have, want string) bool {
+	hMaj, hMin, err1 := utils.ParseMicroversion(have)
+	wMaj, wMin, err2 := utils.ParseMicroversion(want)
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	return hMaj > wMaj || (hMaj == wMaj && hMin >= wMin)
 }
 
 // CreateKeyPair imports a public key under name.

@@ -269,8 +269,13 @@ timeout 120 apt-get -q update 2>&1; echo "route: $(ip route get 151.101.2.132 2>
 
 	// rebuild: root disk wiped (hello gone), new host key, same address
 	t1 := time.Now()
-	if err := servers.Rebuild(ctx, c.compute, sid, servers.RebuildOpts{ImageRef: base.ID}).Err; err != nil {
+	// RebuildServer waits on the rebuild's instance action (events shown to this
+	// non-admin user from microversion 2.51 on), then for ACTIVE.
+	if err := c.RebuildServer(ctx, sid, base.ID); err != nil {
 		t.Fatalf("rebuild: %v", err)
+	}
+	if max := c.MaxComputeMicroversion(); max != "2.93" {
+		t.Errorf("the test bed's Nova (Zed) says its newest microversion is %q, want 2.93", max)
 	}
 	srv2, err := c.WaitServer(ctx, sid, "ACTIVE")
 	if err != nil {
