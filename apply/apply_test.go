@@ -38,6 +38,11 @@ func (f *fakeCloud) DeleteOrphanGroup(_ context.Context, id, marker string) erro
 	return nil
 }
 
+func (f *fakeCloud) RecordGroupRules(_ context.Context, id string, _ []string, tag string) error {
+	f.record("record rules %s %s", id, tag)
+	return nil
+}
+
 func (f *fakeCloud) CheckServerOwned(_ context.Context, id string, tags []string) error {
 	if f.notOwned[id] {
 		return fmt.Errorf("server %s does not carry %v", id, tags)
@@ -344,5 +349,28 @@ func TestApplyDeletesNewGroupLeftOpen(t *testing.T) {
 	}
 	if !f.has("delete group id-t-a") || f.has("boot t-web-01") || f.has("delete group id-t-b") {
 		t.Errorf("calls:\n%s", strings.Join(f.calls, "\n"))
+	}
+}
+
+// A group's rules record is written after its rules are in, and not when they failed (a
+// record that named rules never made would call them deleted outside hardenctl).
+func TestApplyRecordsRulesOnlyWhenDone(t *testing.T) {
+	p := newGroupPlan(nil)
+	for i := range p.Changes {
+		p.Changes[i].RulesTag = plan.TagRulesPrefix + p.Changes[i].Group
+	}
+	f := &fakeCloud{failRule: map[string]bool{"t-a-def4": true}}
+	Apply(context.Background(), p, f, Options{})
+	if f.has("record rules id-t-a") || !f.has("record rules id-t-b hardenctl-rules:t-b") {
+		t.Errorf("calls:\n%s", strings.Join(f.calls, "\n"))
+	}
+	last := ""
+	for _, c := range f.calls {
+		if strings.Contains(c, "id-t-b") {
+			last = c
+		}
+	}
+	if !strings.HasPrefix(last, "record rules") {
+		t.Errorf("t-b's record is not its last step (%q):\n%s", last, strings.Join(f.calls, "\n"))
 	}
 }
