@@ -37,6 +37,10 @@ type Cloud interface {
 	// CheckServerOwned reads server id and fails unless it carries all of ownerTags and is
 	// in the token's project.
 	CheckServerOwned(ctx context.Context, id string, ownerTags []string) error
+	// RecordGroupRules replaces group id's rules record (the tag starting with
+	// plan.TagRulesPrefix) with tag, keeping its other tags; only while the group carries
+	// all of ownerTags and is in the token's project.
+	RecordGroupRules(ctx context.Context, id string, ownerTags []string, tag string) error
 
 	// CreateFleetServer boots a fleet server in security group groupID, tagged with tags.
 	CreateFleetServer(ctx context.Context, spec plan.ServerSpec, groupID string, tags []string) (string, error)
@@ -358,6 +362,13 @@ func Apply(ctx context.Context, p *plan.Plan, cloud Cloud, opts Options) (Result
 			}
 			e.count(&e.res.Added, -1)
 			return errors.Join(err, fmt.Errorf("security group %s: Neutron's allow-all egress could not be removed, so the new group was deleted again; the next apply makes it afresh", w.name))
+		}
+		if err == nil && w.group != nil && w.group.RulesTag != "" {
+			// The group now holds exactly the configuration's rules: record them, so that
+			// one deleted outside hardenctl is told from one new in the configuration.
+			err = e.groupStep(w.name, "record rules", 1, func() error {
+				return cloud.RecordGroupRules(ctx, gid, e.owner, w.group.RulesTag)
+			})
 		}
 		return err
 	})

@@ -381,3 +381,26 @@ func TestApplyHaltDuringServers(t *testing.T) {
 		t.Errorf("%d server events, want the boot's start and end:\n%s", n, strings.Join(h.events, "\n"))
 	}
 }
+
+// A group's rules record is written after its rules are in, and not when they failed (a
+// record that named rules never made would call them deleted outside hardenctl).
+func TestApplyRecordsRulesOnlyWhenDone(t *testing.T) {
+	p := newGroupPlan(nil)
+	for i := range p.Changes {
+		p.Changes[i].RulesTag = plan.TagRulesPrefix + p.Changes[i].Group
+	}
+	f := &fakeCloud{FailRule: map[string]bool{"t-a-def4": true}}
+	Apply(context.Background(), p, f, Options{})
+	if f.Has("record rules id-t-a") || !f.Has("record rules id-t-b hardenctl-rules:t-b") {
+		t.Errorf("calls:\n%s", strings.Join(f.Calls, "\n"))
+	}
+	last := ""
+	for _, c := range f.Calls {
+		if strings.Contains(c, "id-t-b") {
+			last = c
+		}
+	}
+	if !strings.HasPrefix(last, "record rules") {
+		t.Errorf("t-b's record is not its last step (%q):\n%s", last, strings.Join(f.Calls, "\n"))
+	}
+}

@@ -77,6 +77,9 @@ type Change struct {
 	OldDescription string `json:"old_description,omitempty"`
 	Rule           *Rule  `json:"rule,omitempty"`  // for rule changes
 	Rules          int    `json:"rules,omitempty"` // for a group delete: how many rules go with it
+	// RulesTag is the record of the group's rules (RulesTag) that apply writes on the group
+	// once its rule changes are done, when the group lacks it (group create, update, no-op).
+	RulesTag string `json:"rules_tag,omitempty"`
 	// Server is the wanted server (server create and rebuild).
 	Server *ServerSpec `json:"server,omitempty"`
 	// Detail explains the change to people (what a rebuild wipes and keeps, why a delete).
@@ -241,7 +244,7 @@ func Diff(desired []Group, obs *Observed) *Plan {
 		o := owned[d.Name]
 		if o == nil {
 			p.Changes = append(p.Changes, Change{Action: Create, Reason: ReasonNew, Kind: KindGroup,
-				Address: d.Address, Group: d.Name, Description: d.Description})
+				Address: d.Address, Group: d.Name, Description: d.Description, RulesTag: RulesTag(d.Rules)})
 			for i := range d.Rules {
 				r := d.Rules[i]
 				p.Changes = append(p.Changes, Change{Action: Create, Reason: ReasonNew, Kind: KindRule,
@@ -249,13 +252,17 @@ func Diff(desired []Group, obs *Observed) *Plan {
 			}
 			continue
 		}
+		recorded, record := recordedRules(o.Tags), ""
+		if tag := RulesTag(d.Rules); tag != recorded {
+			record = tag
+		}
 		if o.Description != d.Description {
 			p.Changes = append(p.Changes, Change{Action: Update, Reason: ReasonDrift, Kind: KindGroup,
 				Address: d.Address, Group: d.Name, GroupID: o.ID, ID: o.ID,
-				Description: d.Description, OldDescription: o.Description})
+				Description: d.Description, OldDescription: o.Description, RulesTag: record})
 		} else {
 			p.Changes = append(p.Changes, Change{Action: NoOp, Reason: ReasonUnchange, Kind: KindGroup,
-				Address: d.Address, Group: d.Name, GroupID: o.ID, ID: o.ID})
+				Address: d.Address, Group: d.Name, GroupID: o.ID, ID: o.ID, RulesTag: record})
 		}
 		have := map[string]ObservedRule{}
 		for _, r := range o.Rules {
@@ -268,13 +275,21 @@ func Diff(desired []Group, obs *Observed) *Plan {
 			have[r.Key()] = r
 		}
 		want := map[string]bool{}
+		var missing []Rule
 		for i := range d.Rules {
-			r := d.Rules[i]
-			want[r.Key()] = true
-			if _, ok := have[r.Key()]; !ok {
-				p.Changes = append(p.Changes, Change{Action: Create, Reason: ReasonNew, Kind: KindRule,
-					Address: d.Address, Group: d.Name, GroupID: o.ID, Rule: &r})
+			want[d.Rules[i].Key()] = true
+			if _, ok := have[d.Rules[i].Key()]; !ok {
+				missing = append(missing, d.Rules[i])
 			}
+		}
+		deleted := deletedOutOfBand(recorded, have, want, missing)
+		for i := range missing {
+			r := missing[i]
+			c := Change{Action: Create, Reason: ReasonNew, Kind: KindRule, Address: d.Address, Group: d.Name, GroupID: o.ID, Rule: &r}
+			if deleted[r.Key()] {
+				c.Reason, c.Detail = ReasonDrift, "missing: deleted outside hardenctl"
+			}
+			p.Changes = append(p.Changes, c)
 		}
 		extra := make([]ObservedRule, 0)
 		for k, r := range have {

@@ -81,6 +81,9 @@ func WriteText(w io.Writer, p *Plan, color bool) error {
 			note := ""
 			if g.Action != Create {
 				note = "   # " + reasonText(r.Reason)
+				if r.Detail != "" {
+					note = "   # " + string(r.Reason) + ": " + r.Detail
+				}
 				if r.Action == Delete && r.ID != "" {
 					note += " (id " + r.ID + ")"
 				}

@@ -1,7 +1,10 @@
 package plan
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -13,7 +16,87 @@ const (
 	// RuleMarker starts the description of every rule hardenctl creates, so that a rule
 	// removed from the configuration can be told from one added by hand.
 	RuleMarker = "hardenctl"
+	// TagRulesPrefix starts the tag that records the rule set last applied to a group
+	// (RulesTag): how a rule missing from the cloud is told to be drift, deleted outside
+	// hardenctl, rather than new in the configuration.
+	TagRulesPrefix = "hardenctl-rules:"
 )
+
+// RulesTag is the tag recording a group's rule set: TagRulesPrefix and a digest (64 bits of
+// SHA-256) of the rules' keys. Apply writes it once the group holds exactly these rules.
+func RulesTag(rules []Rule) string {
+	keys := make([]string, len(rules))
+	for i, r := range rules {
+		keys[i] = r.Key()
+	}
+	return rulesTagOfKeys(keys)
+}
+
+func rulesTagOfKeys(keys []string) string {
+	keys = slices.Compact(slices.Sorted(slices.Values(keys)))
+	sum := sha256.Sum256([]byte(strings.Join(keys, "\n")))
+	return TagRulesPrefix + hex.EncodeToString(sum[:8])
+}
+
+// recordedRules is a group's rules tag, or "" when it has none.
+func recordedRules(tags []string) string {
+	for _, t := range tags {
+		if strings.HasPrefix(t, TagRulesPrefix) {
+			return t
+		}
+	}
+	return ""
+}
+
+// deletedOutOfBand tells which of the desired rules missing from a group were deleted
+// outside hardenctl: the group's record (recorded, its rules tag) is the digest of the set
+// last applied, which is the rules still there that were applied (hardenctl's, or desired)
+// plus the missing rules that were in it. The subset of missing rules that reproduces the
+// record is that part (all of them first: the configuration unchanged since; none last: only
+// new rules). With no record, or no subset matching (a rule both deleted outside hardenctl
+// and removed from the configuration, an apply cut short), none is called drift.
+func deletedOutOfBand(recorded string, have map[string]ObservedRule, want map[string]bool, missing []Rule) map[string]bool {
+	if recorded == "" || len(missing) == 0 {
+		return nil
+	}
+	var base []string
+	for k, r := range have {
+		if want[k] || isOurs(r.Description) {
+			base = append(base, k)
+		}
+	}
+	n := len(missing)
+	try := func(mask int) map[string]bool {
+		keys := slices.Clone(base)
+		for i := range n {
+			if mask&(1<<i) != 0 {
+				keys = append(keys, missing[i].Key())
+			}
+		}
+		if rulesTagOfKeys(keys) != recorded {
+			return nil
+		}
+		out := map[string]bool{}
+		for i := range n {
+			if mask&(1<<i) != 0 {
+				out[missing[i].Key()] = true
+			}
+		}
+		return out
+	}
+	if n > 10 { // 2^n digests: only the two likely cases
+		if m := try(1<<n - 1); m != nil {
+			return m
+		}
+		return nil
+	}
+	for mask := 1<<n - 1; mask > 0; mask-- {
+		if m := try(mask); m != nil {
+			return m
+		}
+	}
+	return nil
+}
 
 // Ethertypes and directions as Neutron spells them.
 const (

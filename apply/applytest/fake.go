@@ -41,6 +41,11 @@ func (f *Cloud) DeleteOrphanGroup(_ context.Context, id, marker string) error {
 	return nil
 }
 
+func (f *Cloud) RecordGroupRules(_ context.Context, id string, _ []string, tag string) error {
+	f.Record("record rules %s %s", id, tag)
+	return nil
+}
+
 func (f *Cloud) CheckServerOwned(_ context.Context, id string, tags []string) error {
 	if f.NotOwned[id] {
 		return fmt.Errorf("server %s does not carry %v", id, tags)

@@ -5,8 +5,12 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"slices"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/security/rules"
 
 	"github.com/hardenctl/hardenctl/apply"
 	"github.com/hardenctl/hardenctl/config"
@@ -97,5 +101,43 @@ func TestNeutronRoundTrip(t *testing.T) {
 		if ch.Action != plan.NoOp {
 			t.Errorf("after apply, the plan still has: %s %s %s %v (%s)", ch.Action, ch.Kind, ch.Group, ch.Rule, ch.Reason)
 		}
+	}
+
+	// A managed rule deleted outside hardenctl is drift; one the configuration gains is new.
+	var ga plan.ObservedGroup
+	for _, g := range obs.Owned {
+		if g.Name == name+"-a" {
+			ga = g
+		}
+	}
+	if !slices.ContainsFunc(ga.Tags, func(t string) bool { return strings.HasPrefix(t, plan.TagRulesPrefix) }) {
+		t.Fatalf("group %s carries no rules record after apply: %v", ga.Name, ga.Tags)
+	}
+	var gone plan.ObservedRule
+	for _, r := range ga.Rules {
+		if r.Protocol == "udp" {
+			gone = r
+		}
+	}
+	if err := rules.Delete(ctx, c.network, gone.ID).ExtractErr(); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Zones[0].Ingress = append(cfg.Zones[0].Ingress, &config.Rule{Direction: config.Ingress, Protocol: "tcp",
+		Ports: []config.PortRange{{Min: 9443, Max: 9443}}, Peers: []config.Peer{{Kind: config.PeerCIDR, CIDR: cidr("192.0.2.0/24")}}})
+	drifted, err := plan.Make(ctx, cfg, c, plan.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reasons := map[string]string{}
+	for _, ch := range drifted.Changes {
+		if ch.Kind == plan.KindRule {
+			reasons[ch.Rule.String()] = string(ch.Reason) + " " + ch.Detail
+		}
+	}
+	if want := map[string]string{
+		gone.Rule.Normalize().String():            "drift missing: deleted outside hardenctl",
+		"ingress IPv4 tcp 9443 from 192.0.2.0/24": "new-in-config ",
+	}; fmt.Sprint(reasons) != fmt.Sprint(want) {
+		t.Errorf("rule changes after a delete in Neutron and a rule added to the configuration: %v, want %v", reasons, want)
 	}
 }

@@ -123,6 +123,32 @@ func (c *Client) CreateSecurityGroup(ctx context.Context, name, description stri
 	return sg.ID, defaults, nil
 }
 
+// RecordGroupRules replaces the group's rules record (plan.TagRulesPrefix) with tag and
+// keeps its other tags, after reading the group: only a group carrying all of ownerTags, in
+// the token's project, is written.
+func (c *Client) RecordGroupRules(ctx context.Context, id string, ownerTags []string, tag string) error {
+	if c.projectID == "" {
+		return errNoProject
+	}
+	g, err := groups.Get(ctx, c.network, id).Extract()
+	if err != nil {
+		return fmt.Errorf("read security group %s to record its rules: %w", id, err)
+	}
+	if g.ProjectID != c.projectID || !hasAll(g.Tags, ownerTags) {
+		return fmt.Errorf("security group %s (%s) no longer carries %s in project %s: not hardenctl's to change", g.Name, id, strings.Join(ownerTags, ","), c.projectID)
+	}
+	tags := []string{tag}
+	for _, t := range g.Tags {
+		if !strings.HasPrefix(t, plan.TagRulesPrefix) {
+			tags = append(tags, t)
+		}
+	}
+	if _, err := attributestags.ReplaceAll(ctx, c.network, "security-groups", id, attributestags.ReplaceAllOpts{Tags: tags}).Extract(); err != nil {
+		return fmt.Errorf("record the rules of security group %s (%s): %w", g.Name, id, err)
+	}
+	return nil
+}
+
 // DeleteOrphanGroup deletes a group that a create cut short left: only while it has no tags,
 // the creating description marker and the token's project.
 func (c *Client) DeleteOrphanGroup(ctx context.Context, id, marker string) error {
