@@ -128,7 +128,7 @@ Exit status as for scan: 0 passed, 2 below --min-score, 3 a host failed, 1 comma
 	f.BoolVar(&o.tofu, "trust-on-first-use", false, "accept and record the key of a host not yet in known_hosts (a changed key is still refused)")
 	f.StringVar(&o.contentDir, "content-dir", "content", "directory of SCAP datastreams (ssg-<os><major>-ds.xml)")
 	f.StringVar(&o.datastream, "datastream", "", "use this datastream file name from --content-dir for every host, whatever its OS")
-	f.StringVar(&o.profile, "profile", "standard", "hardenctl profile: "+strings.Join(profiles.Names(), ", "))
+	f.StringVar(&o.profile, "profile", "standard", "hardenctl profile: "+strings.Join(profiles.Names(), ", ")+" or a profile block; with a configuration (-C), the default is the profile the fleets' image was built with, else the compliance block's")
 	f.StringVar(&o.scapProfile, "scap-profile", "", "evaluate this XCCDF profile id on every host instead of the hardenctl profile's (e.g. one of --tailoring's)")
 	f.StringVar(&o.tailoring, "tailoring", "", "XCCDF tailoring file to apply (its profile that extends the SCAP profile is evaluated, unless --scap-profile names one)")
 	f.Float64Var(&o.minScore, "min-score", 0, "fail when a host scores below this (default: the profile's)")
