@@ -15,6 +15,7 @@ import (
 	"github.com/hardenctl/hardenctl/event"
 	"github.com/hardenctl/hardenctl/lock"
 	"github.com/hardenctl/hardenctl/plan"
+	"github.com/hardenctl/hardenctl/provider/openstack"
 )
 
 type applyOptions struct {
@@ -115,6 +116,18 @@ func holderName() string {
 	return fmt.Sprintf("%s@%s pid %d", user, host, os.Getpid())
 }
 
+// applyCloud is what apply and destroy need of the cloud: what plans observe, what apply
+// changes, and the lock's store. *openstack.Client satisfies it; tests pass fakes.
+type applyCloud interface {
+	plan.Observer
+	plan.FleetObserver
+	apply.Cloud
+	lock.Store
+}
+
+var _ applyCloud = (*openstack.Client)(nil)
+
+// runApply is apply and destroy: the flags' configuration and cloud, then applyWith.
 func runApply(ctx context.Context, g *globals, o applyOptions, planFile string) error {
 	if o.json && planFile == "" && !o.autoApprove {
 		return errors.New("-json streams only the events on stdout, so it cannot show the plan and ask: give -auto-approve, or a plan file from plan -out")
@@ -123,6 +136,12 @@ func runApply(ctx context.Context, g *globals, o applyOptions, planFile string) 
 	if err != nil {
 		return err
 	}
+	return applyWith(ctx, g, o, cfg, cloud, planFile)
+}
+
+// applyWith carries out the plan file, or a plan made now (shown and approved unless
+// -auto-approve), under the configuration's cloud lock.
+func applyWith(ctx context.Context, g *globals, o applyOptions, cfg *config.Config, cloud applyCloud, planFile string) error {
 	op := "apply"
 	if o.destroy {
 		op = "destroy"
