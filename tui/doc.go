@@ -21,7 +21,7 @@
 //	if !tui.IsTerminal(os.Stdin) || !tui.IsTerminal(os.Stderr) {
 //		// no terminal: the text view, event.Text on stderr, instead
 //	}
-//	ctrl := ... // a tui.Controller over lock.Send to lock.UpgradeName(cfg, fleet)
+//	ctrl := &tui.LockController{Store: store, Controls: store, Name: lock.UpgradeName(cfg, fleet), By: who}
 //	m := tui.New("upgrade "+fleet+" onto "+imageName, plan, ctrl, tui.Options{
 //		Images:   map[string]string{targetID: imageName, ...},
 //		Headless: &event.Text{W: os.Stderr}, // the events after a detach
@@ -40,8 +40,8 @@
 // same listing and pass rollout.Options.NewID returning plan.RolloutID, or let the rows come
 // from the events (plan nil).
 //
-// Controller is declared here (Pause, Resume, Abort, Rollback); the CLI implements it with
-// lock.Send, the path `upgrade FLEET --pause` takes from another terminal. Requests
+// Controller is declared here (Pause, Resume, Abort, Rollback); LockController implements
+// it with lock.Send, the path `upgrade FLEET --pause` takes from another terminal. Requests
 // run in a tea.Cmd, one at a time; the screen says "pause requested" until the rollout's
 // own event says it obeyed.
 //
