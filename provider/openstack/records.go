@@ -169,3 +169,16 @@ func (s *SwiftRecords) Prune(ctx context.Context, sched string, keep int) (int, 
 	}
 	return n, nil
 }
+
+// DeleteRecordsContainer deletes an empty records container (a retired schedule, tests); a
+// container that still holds records is refused by the object store (409).
+func (c *Client) DeleteRecordsContainer(ctx context.Context, container string) error {
+	if c.object == nil {
+		return fmt.Errorf("delete container %q: %w", container, ErrNoObjectStore)
+	}
+	_, err := containers.Delete(ctx, c.object, container).Extract()
+	if err != nil && !gophercloud.ResponseCodeIs(err, http.StatusNotFound) {
+		return fmt.Errorf("delete container %q: %w", container, err)
+	}
+	return nil
+}
