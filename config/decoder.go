@@ -46,6 +46,7 @@ func rootBlocks() []blockSpec {
 		{Type: "registry", Labels: []string{"name"}, Referenceable: true, CheckLabel: checkBlockName("registry", 63), Decode: (*decoder).decodeRegistry},
 		{Type: "image", Labels: []string{"name"}, Referenceable: true, CheckLabel: checkBlockName("image", 63), Decode: (*decoder).decodeImage},
 		{Type: "fleet", Labels: []string{"name"}, Referenceable: true, CheckLabel: checkBlockName("fleet", 31), Decode: (*decoder).decodeFleet},
+		{Type: "schedule", Labels: []string{"name"}, CheckLabel: checkBlockName("schedule", 31), Decode: (*decoder).decodeSchedule},
 	}
 }
 
@@ -137,6 +138,7 @@ func (d *decoder) decode(files []*hcl.File, opts LoadOptions) hcl.Diagnostics {
 	sortByName(d.cfg.Registries, func(r *Registry) string { return r.Name })
 	sortByName(d.cfg.Images, func(i *Image) string { return i.Name })
 	sortByName(d.cfg.Fleets, func(f *Fleet) string { return f.Name })
+	sortByName(d.cfg.Schedules, func(s *Schedule) string { return s.Name })
 	for _, name := range sortedKeys(d.variables) {
 		d.cfg.Variables = append(d.cfg.Variables, d.variables[name])
 	}

@@ -21,7 +21,7 @@
 //     from the environment. Then the validation rules.
 //  3. locals: evaluated after the locals they refer to; cycles are reported.
 //  4. name, then every other block type in rootBlocks order: cloud, ssh, bastion, zone,
-//     compliance, profile, mirror, registry, image, fleet. The settings blocks (ssh,
+//     compliance, profile, mirror, registry, image, fleet, schedule. The settings blocks (ssh,
 //     compliance) come first because later blocks take defaults from them (bastion.user and
 //     image.ssh_user from ssh.user; profile datastreams from compliance.content_dir);
 //     references between blocks need only the declare stage.

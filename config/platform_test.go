@@ -175,6 +175,11 @@ func TestLoadSamplePlatform(t *testing.T) {
 					Health: Health{SSH: true, Timeout: DefaultGateTimeout}},
 			},
 		},
+		Schedules: []*Schedule{{
+			Name: "rebuild", Every: Every2w, Weekday: time.Sunday, Hour: 2, Zone: "Europe/Berlin",
+			Start: Date{2026, time.January, 4}, Images: []string{"debian12-node"}, Fleets: []string{"app"},
+			Scan: []string{"db"}, KeepHistory: 50, HistoryContainer: DefaultHistoryContainer,
+		}},
 	}
 	want.Bastion.User = "hardenctl"
 	if diff := cmp.Diff(want, cfg, cmpConfig...); diff != "" {

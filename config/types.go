@@ -30,6 +30,7 @@ type Config struct {
 	Registries []*Registry
 	Images     []*Image
 	Fleets     []*Fleet
+	Schedules  []*Schedule
 }
 
 // Profile returns the profile block called name, or nil.

@@ -85,6 +85,7 @@ var commands = []func(*globals) *cobra.Command{
 	newDestroyCmd,
 	newImageCmd,
 	newScanCmd, newHardenCmd,
+	newScheduleCmd,
 	newVersionCmd,
 }
 

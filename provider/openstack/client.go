@@ -15,6 +15,8 @@ import (
 	"github.com/gophercloud/gophercloud/v2/openstack"
 	"github.com/gophercloud/gophercloud/v2/openstack/config/clouds"
 	"github.com/gophercloud/gophercloud/v2/openstack/identity/v3/tokens"
+
+	"github.com/hardenctl/hardenctl/schedule"
 )
 
 // Options say which cloud to use. With Cloud empty and OS_CLOUD unset, the OS_* variables
@@ -39,7 +41,9 @@ type Client struct {
 	computeMax string
 	computeErr error
 	image      *gophercloud.ServiceClient // nil when the catalog has no image service
+	object     *gophercloud.ServiceClient // nil when the catalog has no object store (records.go)
 	projectID  string                     // the token's project: every list is scoped to it, even for admins
+	who        schedule.Who               // the token's user and project, by name and id
 	logger     *slog.Logger
 	// lookups caches flavor and network ids by name for the client's life (one command):
 	// a fleet of 20 servers looks each up once, not 20 times.
@@ -94,15 +98,25 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 	if err != nil {
 		image = nil
 	}
+	object, err := openstack.NewObjectStorageV1(pc, eo)
+	if err != nil {
+		object = nil
+	}
 	var projectID string
+	var who schedule.Who
 	if res, ok := pc.GetAuthResult().(tokens.CreateResult); ok {
 		if p, err := res.ExtractProject(); err == nil && p != nil {
 			projectID = p.ID
+			who.Project, who.ProjectID = p.Name, p.ID
+		}
+		if u, err := res.ExtractUser(); err == nil && u != nil {
+			who.User, who.UserID = u.Name, u.ID
 		}
 	}
 	logger.Debug("authenticated", "source", source, "auth_url", ao.IdentityEndpoint, "project", projectID, "network", network.Endpoint,
 		"compute_max_microversion", computeMax)
-	return &Client{network: network, compute: compute, computeMax: computeMax, computeErr: computeErr, image: image, projectID: projectID, logger: logger}, nil
+	return &Client{network: network, compute: compute, computeMax: computeMax, computeErr: computeErr, image: image, object: object,
+		projectID: projectID, who: who, logger: logger}, nil
 }
 
 // httpClient sends through the retry transport, which holds the per-attempt timeout: an

@@ -5,7 +5,8 @@
 # /var/lib are overlays holding what another OpenStack installation leaves there, each piece of
 # which breaks the bed or marks its logs if read: conf.d files (keystone's names a missing identity
 # driver; all set log_date_format to POISONED-...), unparsable policy.yaml, policy.d,
-# schema-image.json and provider configs, a fernet key repository in /etc/keystone, /var/lib/* mode 000.
+# schema-image.json and provider configs, a fernet key repository in /etc/keystone, /var/lib/* mode 000,
+# a swift.conf with an invalid storage policy.
 #
 #   proof.sh [isolated]   up.sh as it is: must come up healthy with no POISONED log line (exit 0)
 #   proof.sh control      the same with DEVCLOUD_ISOLATE=0: must fail, else the poison proves nothing
@@ -47,6 +48,10 @@ unshare --net --mount --propagation private env OSDEV="$P" HC_INSTANCE=9 TESTHOS
   mkdir -p /etc/keystone/fernet-keys
   for k in 0 1; do head -c 32 /dev/urandom | base64 -w0 | tr "+/" "-_" > /etc/keystone/fernet-keys/$k; done
   echo "{not json" > /etc/glance/schema-image.json
+  # swift reads /etc/swift/swift.conf at import unless told otherwise: an invalid policy exits it
+  mkdir -p /etc/swift /var/lib/swift /var/cache/swift
+  printf "[swift-hash]\nswift_hash_path_suffix = POISONED\n[storage-policy:poison]\nname = poison\n" > /etc/swift/swift.conf
+  chmod 000 /var/lib/swift /var/cache/swift
   mkdir -p /etc/nova/provider_config; echo "not yaml: [" > /etc/nova/provider_config/poison.yaml
   t0=$(date +%s)
   bash "$PROOF_HERE/up.sh"; up=$?

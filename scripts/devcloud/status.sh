@@ -71,4 +71,18 @@ if [ -n "$AT" ]; then
 else
   ko "no token for admin"
 fi
+
+# Swift (swift.sh, up.sh's job): checked once it was started; a bed from before it has none
+# (up.sh then adds it instead of starting afresh)
+if ls "$OSDEV"/run/swift-*.pid >/dev/null 2>&1; then
+  code=$(curl -s -m 5 -o /dev/null -w '%{http_code}' http://127.0.0.1:8090/healthcheck)
+  [ "$code" = 200 ] && ok "object-store http://127.0.0.1:8090/healthcheck ($code)" || ko "swift's proxy http://127.0.0.1:8090/healthcheck answers '$code'"
+  if [ -n "$DT" ]; then
+    proj=$(curl -s -m 10 -H "X-Auth-Token: $DT" -H "X-Subject-Token: $DT" $KS/auth/tokens | jq -r '.token.project.id // empty')
+    code=$(curl -s -m 10 -o /dev/null -w '%{http_code}' -H "X-Auth-Token: $DT" "http://127.0.0.1:8090/v1/AUTH_$proj")
+    case $code in 2??) ok "object-store: demo's account AUTH_$proj ($code)";; *) ko "object-store: demo's account AUTH_$proj answers '$code'";; esac
+  fi
+else
+  ok "object-store: not started in this bed (bash scripts/devcloud/swift.sh adds it)"
+fi
 exit $bad

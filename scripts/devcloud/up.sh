@@ -1,7 +1,8 @@
 #!/bin/bash
 # hardenctl devcloud: a small real OpenStack Zed (Debian 12 packages) on 127.0.0.1 for the
 # integration tests. Keystone + Glance (file store) + Neutron (ML2, no agents) + Placement +
-# Nova (fake virt driver) + MariaDB + RabbitMQ. Run as root. All state lives in $OSDEV.
+# Nova (fake virt driver) + Swift (swift.sh) + MariaDB + RabbitMQ. Run as root. All state
+# lives in $OSDEV.
 #
 # Idempotent: if the test bed in $OSDEV is healthy (status.sh), it says so and exits 0;
 # if $OSDEV exists but is not healthy, it runs down.sh first and starts afresh.
@@ -25,16 +26,16 @@ COMPUTE_DRIVER=${COMPUTE_DRIVER:-hardenctl_virt.HardenctlDriver}   # servers are
 START_TIMEOUT=${START_TIMEOUT:-240}
 ISOLATE=${DEVCLOUD_ISOLATE:-1}   # 0: start in the caller's mount namespace (to compare; no proof)
 # what the services must not need: empty read-only tmpfs over each that exists, absent stays absent
-FOREIGN="/etc/keystone /etc/nova /etc/neutron /etc/glance /etc/placement
-/var/lib/keystone /var/lib/nova /var/lib/neutron /var/lib/glance"
+FOREIGN="/etc/keystone /etc/nova /etc/neutron /etc/glance /etc/placement /etc/swift
+/var/lib/keystone /var/lib/nova /var/lib/neutron /var/lib/glance /var/lib/swift /var/cache/swift"
 export OSDEV ADMIN_PW DEMO_PW SVC_PW
 
 ETC=$OSDEV/etc LOG=$OSDEV/log RUN=$OSDEV/run BIN=$OSDEV/bin
 KS=http://127.0.0.1:5000
 RABBIT_URL=rabbit://guest:guest@127.0.0.1:5672/
-PORTS="3306 5672 4369 25672 5000 8774 8778 9292 9696"
+PORTS="3306 5672 4369 25672 5000 8774 8778 9292 9696 8090 6200 6201 6202"   # the last four: swift.sh
 PKGS="python3-keystone python3-glance python3-neutron python3-placement python3-nova
-python3-openstackclient python3-pymysql mariadb-server rabbitmq-server uwsgi-core
+python3-swift python3-keystonemiddleware python3-openstackclient python3-pymysql mariadb-server rabbitmq-server uwsgi-core
 uwsgi-plugin-python3 curl jq"
 IN_NS=${DEVCLOUD_NS:-} T0=${DEVCLOUD_T0:-$(date +%s)}   # set by section 2b for its second run
 unset DEVCLOUD_NS DEVCLOUD_T0
@@ -52,6 +53,10 @@ flock -w 900 9 || die "another up.sh/down.sh holds $OSDEV.lock for 15 min (fuser
 # ------------------------------------------------------------------ 0. already up?
 if [ -e "$OSDEV" ]; then
   if [ -e "$RUN/up.done" ] && bash "$HERE/status.sh" -q; then
+    if [ ! -e "$RUN/swift.ready" ]; then   # a bed from before Swift: add it, keep the rest
+      step "healthy, but without Swift: adding it (swift.sh)"
+      DEVCLOUD_LOCKED=1 DEVCLOUD_T0="$T0" bash "$HERE/swift.sh" || die "swift.sh failed (see above)"
+    fi
     echo "devcloud: already up and healthy in $OSDEV ($(( $(date +%s) - T0 ))s)"
     [ -f "$RUN/isolated" ] || [ "$ISOLATE" != 1 ] || echo "devcloud: WARNING: this test bed was started" \
       "outside the mount namespace (older up.sh or DEVCLOUD_ISOLATE=0): it proves nothing about /etc/nova" \
@@ -557,9 +562,15 @@ job_nova() {
     --log-file $LOG/nova-compute.log
 }
 
-step "keystone, glance, placement, neutron, nova (parallel db syncs and starts)"
+# Swift: its own script (swift.sh also adds it to a running bed); keystone registers it
+job_swift() {
+  wait_file $RUN/keystone.ready
+  run swift env DEVCLOUD_T0="$T0" bash "$HERE/swift.sh" --job
+}
+
+step "keystone, glance, placement, neutron, nova, swift (parallel db syncs and starts)"
 jobs_pids=()
-for j in rabbit keystone glance placement neutron nova; do
+for j in rabbit keystone glance placement neutron nova swift; do
   ( job_$j ) &
   jobs_pids+=($!)
 done

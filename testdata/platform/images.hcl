@@ -1,5 +1,5 @@
-# The images the platform's servers boot from, built on the internal mirrors, and the
-# fleets of servers that run them.
+# The images the platform's servers boot from, built on the internal mirrors, the
+# fleets of servers that run them, and the schedule that rebuilds them.
 
 mirror "debian" {
   kind       = "apt"
@@ -75,4 +75,17 @@ fleet "db" {
   flavor  = "m1.small"
   count   = 2
   network = "platform"
+}
+
+# The scheduled rebuild: every other Sunday night, fresh images from the mirrors, hardened,
+# scanned and gated, the app fleet rolled onto them, the db fleet scanned for the score trend.
+# Each run leaves a record in the object store (hardenctl schedule history rebuild).
+schedule "rebuild" {
+  every        = "2w"
+  at           = "Sun 02:00 Europe/Berlin"
+  start        = "2026-01-04"
+  images       = [image.debian12-node]
+  fleets       = [fleet.app]
+  scan         = [fleet.db]
+  keep_history = 50
 }

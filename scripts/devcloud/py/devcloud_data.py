@@ -4,6 +4,7 @@ slow openstack CLI calls). Every step looks first and creates only what is missi
 
   devcloud_data.py identity   projects, users, roles, services, endpoints (needs keystone)
   devcloud_data.py sample     flavors, images, demo network/subnet, demo quotas (needs all)
+  devcloud_data.py swift      the swift service user, the object-store service and endpoints
 
 Passwords come from the environment: ADMIN_PW, DEMO_PW, SVC_PW; OSDEV for the image file.
 """
@@ -18,6 +19,9 @@ ENDPOINTS = [('glance', 'image', 'http://127.0.0.1:9292'),
              ('neutron', 'network', 'http://127.0.0.1:9696'),
              ('placement', 'placement', 'http://127.0.0.1:8778'),
              ('nova', 'compute', 'http://127.0.0.1:8774/v2.1')]
+# registered by swift.sh once Swift runs (not by `identity`: a bed without Swift has no
+# object-store in its catalog, which is what hardenctl falls back on)
+SWIFT = ('swift', 'object-store', 'http://127.0.0.1:8090/v1/AUTH_%(project_id)s')
 
 
 def sess(user, pw, project):
@@ -53,47 +57,72 @@ def find(api, path, key, **params):
     return items[0] if items else None
 
 
-def identity():
-    ks = API(sess('admin', os.environ['ADMIN_PW'], 'admin'), 'identity')
-    svc_pw = os.environ['SVC_PW']
+class Identity:
+    """Idempotent keystone set-up: every ensure looks first (one GET per kind)."""
 
-    def listing(path, key):  # one GET per kind: keystone is slow to start answering under load
-        return {i['name']: i for i in ks.get(path).json()[key]}
+    def __init__(self):
+        self.ks = API(sess('admin', os.environ['ADMIN_PW'], 'admin'), 'identity')
+        self.roles = self.ensure_all('/roles', 'roles', 'role',
+                                     [{'name': n} for n in ('admin', 'member', 'service')])
+        # Zed bootstrap has no 'service' role
+        self.proj = self.ensure_all('/projects?domain_id=default', 'projects', 'project',
+                                    [{'name': n, 'domain_id': 'default', 'description': d}
+                                     for n, d in (('service', 'service users'),
+                                                  ('demo', 'regular project'))])
+        self.users = self.listing('/users?domain_id=default', 'users')
 
-    def ensure(have, path, key, body):
-        if body['name'] not in have:
-            have[body['name']] = ks.post(path, {key: body})[key]
-        return have[body['name']]['id']
+    def listing(self, path, key):  # one GET per kind: keystone is slow to start answering under load
+        return {i['name']: i for i in self.ks.get(path).json()[key]}
 
-    have = listing('/roles', 'roles')
-    roles = {n: ensure(have, '/roles', 'role', {'name': n})
-             for n in ('admin', 'member', 'service')}  # Zed bootstrap has no 'service' role
-    have = listing('/projects?domain_id=default', 'projects')
-    proj = {n: ensure(have, '/projects', 'project', {'name': n, 'domain_id': 'default',
-                                                     'description': d})
-            for n, d in (('service', 'service users'), ('demo', 'regular project'))}
-    users = listing('/users?domain_id=default', 'users')
+    def ensure_all(self, path, key, one, bodies):
+        have = self.listing(path, key)
+        for body in bodies:
+            if body['name'] not in have:
+                have[body['name']] = self.ks.post(path.split('?')[0], {one: body})[one]
+        return {n: have[n]['id'] for n in (b['name'] for b in bodies)}
 
-    def user(name, pw, project, role_names):
-        uid = ensure(users, '/users', 'user', {'name': name, 'domain_id': 'default',
-                                                'password': pw, 'default_project_id': proj[project]})
+    def user(self, name, pw, project, role_names):
+        if name not in self.users:
+            self.users[name] = self.ks.post('/users', {'user': {
+                'name': name, 'domain_id': 'default', 'password': pw,
+                'default_project_id': self.proj[project]}})['user']
+        uid = self.users[name]['id']
         for r in role_names:
-            ks.put('/projects/%s/users/%s/roles/%s' % (proj[project], uid, roles[r]), None)
+            self.ks.put('/projects/%s/users/%s/roles/%s' % (self.proj[project], uid,
+                                                           self.roles[r]), None)
 
-    user('demo', os.environ['DEMO_PW'], 'demo', ['member'])
-    services = {s['type']: s for s in ks.get('/services').json()['services']}
-    endpoints = {(e['service_id'], e['interface']) for e in ks.get('/endpoints').json()['endpoints']}
-    for name, typ, url in ENDPOINTS:
-        user(name, svc_pw, 'service', ['admin', 'service'])
-        if typ not in services:
-            services[typ] = ks.post('/services', {'service': {'name': name, 'type': typ}})['service']
-        sid = services[typ]['id']
-        for iface in ('public', 'internal', 'admin'):
-            if (sid, iface) not in endpoints:
-                ks.post('/endpoints', {'endpoint': {'service_id': sid, 'url': url,
-                                                    'interface': iface, 'region_id': 'RegionOne'}})
+    def services(self, endpoints):
+        """A service user, the service and its three endpoints for each (name, type, url)."""
+        services = {s['type']: s for s in self.ks.get('/services').json()['services']}
+        have = {(e['service_id'], e['interface']): e
+                for e in self.ks.get('/endpoints').json()['endpoints']}
+        for name, typ, url in endpoints:
+            self.user(name, os.environ['SVC_PW'], 'service', ['admin', 'service'])
+            if typ not in services:
+                services[typ] = self.ks.post('/services', {'service': {'name': name,
+                                                                       'type': typ}})['service']
+            sid = services[typ]['id']
+            for iface in ('public', 'internal', 'admin'):
+                e = have.get((sid, iface))
+                if e is None:
+                    self.ks.post('/endpoints', {'endpoint': {
+                        'service_id': sid, 'url': url, 'interface': iface,
+                        'region_id': 'RegionOne'}})
+                elif e['url'] != url:
+                    self.ks.req('PATCH', '/endpoints/%s' % e['id'], json={'endpoint': {'url': url}})
+
+
+def identity():
+    ident = Identity()
+    ident.user('demo', os.environ['DEMO_PW'], 'demo', ['member'])
+    ident.services(ENDPOINTS)
     print('identity: projects %s, service users %s' % (
-        sorted(proj), ' '.join(e[0] for e in ENDPOINTS)))
+        sorted(ident.proj), ' '.join(e[0] for e in ENDPOINTS)))
+
+
+def swift():
+    Identity().services([SWIFT])
+    print('identity: service user swift, object-store %s' % SWIFT[2])
 
 
 def sample():
@@ -138,4 +167,4 @@ def sample():
 
 
 if __name__ == '__main__':
-    {'identity': identity, 'sample': sample}[sys.argv[1]]()
+    {'identity': identity, 'sample': sample, 'swift': swift}[sys.argv[1]]()
