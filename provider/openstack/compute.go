@@ -335,24 +335,12 @@ func (c *Client) networkID(ctx context.Context, nameOrID string) (string, error)
 // all of tags (checked on each) and the key pairs whose names start with keyPrefix.
 func (c *Client) FindBuildLeftovers(ctx context.Context, tags []string, keyPrefix string) (images.Leftovers, error) {
 	var left images.Leftovers
-	if err := c.needCompute(); err != nil {
+	srvs, err := c.ownedServers(ctx, tags, "builders")
+	if err != nil {
 		return left, err
 	}
-	if c.projectID == "" {
-		return left, errNoProject
-	}
-	pages, err := servers.List(c.compute, servers.ListOpts{Tags: strings.Join(tags, ",")}).AllPages(ctx)
-	if err != nil {
-		return left, fmt.Errorf("list builders tagged %s: %w", strings.Join(tags, ","), err)
-	}
-	srvs, err := servers.ExtractServers(pages)
-	if err != nil {
-		return left, fmt.Errorf("read server list: %w", err)
-	}
 	for _, s := range srvs {
-		if s.TenantID == c.projectID && s.Tags != nil && hasAll(*s.Tags, tags) {
-			left.Servers = append(left.Servers, s.ID)
-		}
+		left.Servers = append(left.Servers, s.ID)
 	}
 	gp, err := groups.List(c.network, groups.ListOpts{Tags: strings.Join(tags, ","), ProjectID: c.projectID}).AllPages(ctx)
 	if err != nil {

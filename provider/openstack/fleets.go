@@ -20,31 +20,42 @@ var _ plan.FleetObserver = (*Client)(nil)
 // ObserveServers lists the servers carrying all of ownerTags: one list call.
 // Each server's tags and project are checked again here.
 func (c *Client) ObserveServers(ctx context.Context, ownerTags []string) ([]plan.ObservedServer, error) {
+	all, err := c.ownedServers(ctx, ownerTags, "servers")
+	if err != nil {
+		return nil, err
+	}
+	out := make([]plan.ObservedServer, 0, len(all))
+	for i := range all {
+		s := &all[i]
+		srv := toServer(s)
+		out = append(out, plan.ObservedServer{ID: s.ID, Name: s.Name, Status: s.Status, ImageID: srv.ImageID, Address: srv.Address, Tags: *s.Tags})
+	}
+	return out, nil
+}
+
+// ownedServers is the one list of the servers carrying all of tags in the token's project
+// (one call; tags and project checked again on each server, not only by Nova's filter).
+// what names them in errors ("servers", "builders").
+func (c *Client) ownedServers(ctx context.Context, tags []string, what string) ([]servers.Server, error) {
 	if err := c.needCompute(); err != nil {
 		return nil, err
 	}
 	if c.projectID == "" {
 		return nil, errNoProject
 	}
-	pages, err := servers.List(c.compute, servers.ListOpts{Tags: strings.Join(ownerTags, ",")}).AllPages(ctx)
+	pages, err := servers.List(c.compute, servers.ListOpts{Tags: strings.Join(tags, ",")}).AllPages(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("list servers tagged %s: %w", strings.Join(ownerTags, ","), err)
+		return nil, fmt.Errorf("list %s tagged %s: %w", what, strings.Join(tags, ","), err)
 	}
 	all, err := servers.ExtractServers(pages)
 	if err != nil {
 		return nil, fmt.Errorf("read server list: %w", err)
 	}
-	out := make([]plan.ObservedServer, 0, len(all))
+	out := all[:0]
 	for _, s := range all {
-		if s.TenantID != c.projectID || s.Tags == nil || !hasAll(*s.Tags, ownerTags) {
-			continue
+		if s.TenantID == c.projectID && s.Tags != nil && hasAll(*s.Tags, tags) {
+			out = append(out, s)
 		}
-		srv := toServer(&s)
-		o := plan.ObservedServer{ID: s.ID, Name: s.Name, Status: s.Status, ImageID: srv.ImageID, Address: srv.Address}
-		if s.Tags != nil {
-			o.Tags = *s.Tags
-		}
-		out = append(out, o)
 	}
 	return out, nil
 }

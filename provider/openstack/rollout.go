@@ -25,27 +25,13 @@ var (
 // (tags and the token's project). A volume-backed server has no image in Nova's answer
 // (ImageID stays empty: the rollout goes by its marks).
 func (c *Client) ListFleet(ctx context.Context, tags []string) ([]rollout.Server, error) {
-	if err := c.needCompute(); err != nil {
+	all, err := c.ownedServers(ctx, tags, "servers")
+	if err != nil {
 		return nil, err
-	}
-	if c.projectID == "" {
-		return nil, errNoProject
-	}
-	pages, err := servers.List(c.compute, servers.ListOpts{Tags: strings.Join(tags, ",")}).AllPages(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("list servers tagged %s: %w", strings.Join(tags, ","), err)
-	}
-	all, err := servers.ExtractServers(pages)
-	if err != nil {
-		return nil, fmt.Errorf("read server list: %w", err)
 	}
 	out := make([]rollout.Server, 0, len(all))
 	for i := range all {
-		s := &all[i]
-		if s.TenantID != c.projectID || s.Tags == nil || !hasAll(*s.Tags, tags) {
-			continue
-		}
-		out = append(out, toRolloutServer(s))
+		out = append(out, toRolloutServer(&all[i]))
 	}
 	return out, nil
 }
