@@ -66,6 +66,8 @@ type Gate struct {
 	Console Console
 	SSH     Dialer
 	Scan    Scan
+	// ScanSource says where the scan's profile comes from (profiles.Choice.Source).
+	ScanSource string
 	// Skew is how much older than the rebuild's decision a boot marker on the console may be
 	// (default DefaultSkew; see KeysSince).
 	Skew   time.Duration
@@ -103,6 +105,21 @@ func (g *Gate) Connect(ctx context.Context, s rollout.Server, since time.Time) (
 		return nil, err
 	}
 	return &Session{conn: conn, server: s, gate: g}, nil
+}
+
+// Describe names the compliance gate's profile and content for people ("" without one).
+func (g *Gate) Describe() string {
+	if g.Scan.Profile.Name == "" {
+		return ""
+	}
+	s := "profile " + g.Scan.Profile.Name
+	if g.ScanSource != "" {
+		s += " " + g.ScanSource
+	}
+	if g.Scan.Profile.Datastream != "" {
+		s += ", datastream " + g.Scan.Profile.Datastream
+	}
+	return s
 }
 
 // ErrNoKeys says the console shows no host keys of the rebuilt system yet.
