@@ -124,6 +124,41 @@ func (k *hostKeys) callback() ssh.HostKeyCallback {
 	}
 }
 
+// NotConsoleKeyError: a server presented a host key other than the ones its console printed
+// (after its rebuild). The connection is refused: an old key, or a man in the middle.
+type NotConsoleKeyError struct {
+	Host string
+	Want []string // fingerprints printed on the console
+	Got  string   // fingerprint of the key the host presented
+}
+
+func (e *NotConsoleKeyError) Error() string {
+	return fmt.Sprintf("host %s presented host key %s, not one its console printed (%s): refusing to connect",
+		e.Host, e.Got, strings.Join(e.Want, ", "))
+}
+
+// HostKeyProblem marks host key verification failures for callers that report them apart.
+func (e *NotConsoleKeyError) HostKeyProblem() bool { return true }
+
+// HostKeyChanged: the key is not the expected one.
+func (e *NotConsoleKeyError) HostKeyChanged() bool { return true }
+
+// pinnedCallback accepts exactly the given keys (a server's console keys).
+func pinnedCallback(given []ssh.PublicKey) ssh.HostKeyCallback {
+	return func(hostname string, remote net.Addr, key ssh.PublicKey) error {
+		for _, g := range given {
+			if bytes.Equal(g.Marshal(), key.Marshal()) {
+				return nil
+			}
+		}
+		want := make([]string, len(given))
+		for i, g := range given {
+			want[i] = ssh.FingerprintSHA256(g)
+		}
+		return &NotConsoleKeyError{Host: knownhosts.Normalize(hostname), Want: want, Got: ssh.FingerprintSHA256(key)}
+	}
+}
+
 // bastionCallback is the ssh.HostKeyCallback for the bastion, the one door to every zone:
 // its key must be known (known_hosts) or given (given, authorized_keys lines); trust on first
 // use never applies to it.

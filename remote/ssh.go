@@ -2,6 +2,7 @@ package remote
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -257,6 +258,33 @@ func sameAddr(a, b string) bool {
 // bastion itself, as a target, is dialed directly with the targets' user and keys: through
 // itself, it would depend on the forwarding that hardening it may cut.
 func (d *Dialer) Dial(ctx context.Context, h Host) (*Session, error) {
+	return d.dial(ctx, h, nil)
+}
+
+// DialKeys connects to h like Dial, but verifies its host key against keys only (the keys a
+// rebuilt server printed on its console): known_hosts is not consulted for h and trust on
+// first use never applies, so a key known before a rebuild is refused as a changed key. With
+// no keys it refuses to dial. The bastion is verified as always.
+func (d *Dialer) DialKeys(ctx context.Context, h Host, keys []HostKey) (*Session, error) {
+	if len(keys) == 0 {
+		return nil, fmt.Errorf("ssh to %s: no host keys to verify it against", h.Address)
+	}
+	var pubs []ssh.PublicKey
+	for _, k := range keys {
+		raw, err := base64.StdEncoding.DecodeString(k.Key)
+		if err != nil {
+			return nil, fmt.Errorf("host key %s of %s: not base64: %w", k.Type, h.Address, err)
+		}
+		pk, err := ssh.ParsePublicKey(raw)
+		if err != nil {
+			return nil, fmt.Errorf("host key %s of %s: %w", k.Type, h.Address, err)
+		}
+		pubs = append(pubs, pk)
+	}
+	return d.dial(ctx, h, pubs)
+}
+
+func (d *Dialer) dial(ctx context.Context, h Host, pinned []ssh.PublicKey) (*Session, error) {
 	start := time.Now()
 	addr := withPort(h.Address)
 	name := h.Name
@@ -281,7 +309,15 @@ func (d *Dialer) Dial(ctx context.Context, h Host) (*Session, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect to %s (%s)%s: %w", name, addr, via, timeoutCause(ctx, err))
 	}
-	client, err := handshake(ctx, nc, addr, d.clientConfig(d.cfg.User, d.auth, addr))
+	cc := d.clientConfig(d.cfg.User, d.auth, addr)
+	if pinned != nil {
+		cc.HostKeyCallback = pinnedCallback(pinned)
+		cc.HostKeyAlgorithms = nil
+		for _, k := range pinned {
+			cc.HostKeyAlgorithms = append(cc.HostKeyAlgorithms, k.Type())
+		}
+	}
+	client, err := handshake(ctx, nc, addr, cc)
 	if err != nil {
 		return nil, fmt.Errorf("ssh to %s@%s (%s)%s: %w", d.cfg.User, name, addr, via, err)
 	}

@@ -3,6 +3,7 @@ package remote
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -513,5 +514,49 @@ func TestSSHBastionNeverTrustedOnFirstUse(t *testing.T) {
 	b, _ := os.ReadFile(kh)
 	if strings.Contains(string(b), bastKey) || !strings.Contains(string(b), target.KnownHostsLine()) {
 		t.Errorf("known_hosts after the dial:\n%s", b)
+	}
+}
+
+// DialKeys verifies against the console's keys only: the right key passes although
+// known_hosts does not have it (and trust on first use is off), a key known_hosts has but
+// the console did not print is refused, and no keys refuse the dial.
+func TestSSHDialKeysVerifiesAgainstConsoleKeysOnly(t *testing.T) {
+	u := newSSHUnit(t, false)
+	d, err := NewDialer(context.Background(), u.config(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	h := Host{Name: "unit", Address: u.srv.Addr}
+	pub := u.srv.HostKey.PublicKey()
+	mine := HostKey{Type: pub.Type(), Key: base64.StdEncoding.EncodeToString(pub.Marshal())}
+	c, err := d.DialKeys(context.Background(), h, []HostKey{mine})
+	if err != nil {
+		t.Fatalf("dial with the server's own key: %v", err)
+	}
+	c.Close()
+	if b, _ := os.ReadFile(u.knownHosts); len(b) != 0 {
+		t.Errorf("known_hosts written: %q", b)
+	}
+
+	// known_hosts has the server's key, the console printed another: refused.
+	os.WriteFile(u.knownHosts, []byte(u.srv.KnownHostsLine()+"\n"), 0o600)
+	d2, err := NewDialer(context.Background(), u.config(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d2.Close()
+	other, _ := newTestSigner(t)
+	op := other.PublicKey()
+	_, err = d2.DialKeys(context.Background(), h, []HostKey{{Type: op.Type(), Key: base64.StdEncoding.EncodeToString(op.Marshal())}})
+	var nc *NotConsoleKeyError
+	if !errors.As(err, &nc) || !isHostKeyError(err) {
+		t.Fatalf("want *NotConsoleKeyError (a host key problem), got %T: %v", err, err)
+	}
+	if nc.Got != ssh.FingerprintSHA256(pub) || len(nc.Want) != 1 || nc.Want[0] != ssh.FingerprintSHA256(op) {
+		t.Errorf("%+v", nc)
+	}
+	if _, err := d2.DialKeys(context.Background(), h, nil); err == nil {
+		t.Error("DialKeys without keys dialed")
 	}
 }

@@ -74,7 +74,7 @@ func (o *applyOptions) register(cmd *cobra.Command) {
 	cmd.Flags().BoolVar(&o.autoApprove, "auto-approve", false, "do not ask before changing the cloud")
 	cmd.Flags().IntVar(&o.concurrency, "concurrency", 4, "security groups worked on at once")
 	cmd.Flags().IntVar(&o.serverConcurrency, "server-concurrency", 4, "servers booted, rebuilt or deleted at once")
-	cmd.Flags().BoolVar(&o.allowRebuild, "allow-rebuild", false, "rebuild servers onto a new image (wipes their root disks) as planned")
+	cmd.Flags().BoolVar(&o.allowRebuild, "allow-rebuild", false, "rebuild servers onto a new image (wipes their root disks) as planned, all at once and ungated; hardenctl upgrade FLEET rolls them in gated batches")
 	cmd.Flags().BoolVar(&o.json, "json", false, "stream the progress on stdout as JSON lines, one event a line and nothing else (needs -auto-approve or a PLANFILE)")
 	cmd.Flags().DurationVar(&o.lockTimeout, "lock-timeout", 0, "wait this long for the configuration's cloud lock when another apply, destroy or rollout holds it")
 }
@@ -82,9 +82,17 @@ func (o *applyOptions) register(cmd *cobra.Command) {
 // holdLock takes the configuration's cloud lock for operation; the returned context is
 // cancelled when the lock is lost. Release it when done.
 func holdLock(ctx context.Context, g *globals, cloud lock.Store, cfg *config.Config, operation string, wait time.Duration) (context.Context, func(), error) {
-	l, err := lock.Acquire(ctx, cloud, cfg.Name, lock.Options{Holder: holderName(), Operation: operation, Wait: wait})
+	lctx, release, _, err := holdNamedLock(ctx, g, cloud, cfg.Name, operation, wait)
+	return lctx, release, err
+}
+
+// holdNamedLock takes the cloud lock name (the configuration's, or a fleet's upgrade lock)
+// for operation; the returned context is cancelled when the lock is lost. Release it when
+// done.
+func holdNamedLock(ctx context.Context, g *globals, cloud lock.Store, name, operation string, wait time.Duration) (context.Context, func(), *lock.Lock, error) {
+	l, err := lock.Acquire(ctx, cloud, name, lock.Options{Holder: holderName(), Operation: operation, Wait: wait})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	lctx, cancel := context.WithCancel(ctx)
 	go func() {
@@ -103,7 +111,7 @@ func holdLock(ctx context.Context, g *globals, cloud lock.Store, cfg *config.Con
 			fmt.Fprintf(g.stderr, "Warning: %v (the lease expires by itself)\n", err)
 		}
 	}
-	return lctx, release, nil
+	return lctx, release, l, nil
 }
 
 // holderName says who holds a lock: user@host pid N.
@@ -187,7 +195,33 @@ func applyWith(ctx context.Context, g *globals, o applyOptions, cfg *config.Conf
 			}
 		}
 	}
+	if err := refuseRebuildsUnderUpgrade(ctx, cloud, cfg, p, o.allowRebuild); err != nil {
+		return err
+	}
 	return execute(ctx, g, o, p, cloud)
+}
+
+// refuseRebuildsUnderUpgrade refuses a plan that would rebuild servers of a fleet whose
+// rollout is running (its upgrade lock is held): the rollout owns those rebuilds. An upgrade
+// takes the configuration's lock to start, and apply holds it from here on, so no rollout can
+// start between this check and the rebuilds.
+func refuseRebuildsUnderUpgrade(ctx context.Context, store lock.Store, cfg *config.Config, p *plan.Plan, allowRebuild bool) error {
+	seen := map[string]bool{}
+	for _, c := range p.Changes {
+		if c.Action != plan.Rebuild || c.Server == nil || !(allowRebuild || c.Server.Rebuild) || seen[c.Server.Fleet] {
+			continue
+		}
+		seen[c.Server.Fleet] = true
+		le, err := lock.Read(ctx, store, lock.UpgradeName(cfg.Name, c.Server.Fleet), time.Now())
+		if err != nil {
+			return fmt.Errorf("read the upgrade lock of fleet %s: %w", c.Server.Fleet, err)
+		}
+		if le != nil {
+			return fmt.Errorf("fleet %s is being upgraded by %s (%s since %s): apply does not rebuild its servers meanwhile; nothing was changed. Wait for the rollout (hardenctl upgrade %s -audit shows it), or apply without -allow-rebuild",
+				c.Server.Fleet, le.Holder, le.Operation, le.Acquired.UTC().Format(time.RFC3339), c.Server.Fleet)
+		}
+	}
+	return nil
 }
 
 // execute carries out p, printing its progress: event.Text on stderr, or with -json the events
@@ -212,7 +246,7 @@ func execute(ctx context.Context, g *globals, o applyOptions, p *plan.Plan, clou
 	}
 	fmt.Fprintf(out, "\n%s complete! Resources: %d added, %d changed, %d destroyed.\n", verb, res.Added, res.Changed, res.Destroyed)
 	if n := len(res.SkippedRebuilds); n > 0 {
-		fmt.Fprintf(out, "%d planned rebuild%s skipped (%v): rebuilding wipes root disks; apply with -allow-rebuild, or set allow_rebuild = true on the fleet.\n", n, plural(n), res.SkippedRebuilds)
+		fmt.Fprintf(out, "%d planned rebuild%s skipped (%v): rebuilding wipes root disks; hardenctl upgrade FLEET rolls them in gated batches (or apply with -allow-rebuild, or set allow_rebuild = true on the fleet, to rebuild them all at once).\n", n, plural(n), res.SkippedRebuilds)
 	}
 	return nil
 }

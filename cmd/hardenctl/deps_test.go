@@ -17,7 +17,7 @@ const module = "github.com/hardenctl/hardenctl/"
 // small interfaces, and the provider (gophercloud) and the SSH transport (package remote,
 // x/crypto and pkg/sftp) satisfy them (DESIGN.md, code map; docs/ARCHITECTURE.md).
 var (
-	noCloudSDK = []string{"config", "plan", "rollout", "schedule", "schedule/units", "tui", "event", "hardening", "images", "apply", "lock", "inventory", "remote"}
+	noCloudSDK = []string{"config", "plan", "rollout", "schedule", "schedule/units", "tui", "event", "hardening", "images", "apply", "lock", "inventory", "remote", "health"}
 	noSSH      = []string{"config", "plan", "rollout", "schedule", "schedule/units", "tui", "event", "hardening", "images", "apply", "lock"}
 
 	cloudSDK = []string{"github.com/gophercloud/"}

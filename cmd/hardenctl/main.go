@@ -84,6 +84,7 @@ var commands = []func(*globals) *cobra.Command{
 	newApplyCmd,
 	newDestroyCmd,
 	newImageCmd,
+	newUpgradeCmd,
 	newScanCmd, newHardenCmd,
 	newScheduleCmd,
 	newVersionCmd,

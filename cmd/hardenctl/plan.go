@@ -3,12 +3,14 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/hardenctl/hardenctl/config"
 	"github.com/hardenctl/hardenctl/plan"
+	"github.com/hardenctl/hardenctl/rollout"
 )
 
 type planOptions struct {
@@ -64,6 +66,9 @@ func makePlan(ctx context.Context, g *globals, o planOptions, cfg *config.Config
 		err = plan.WriteJSON(g.stdout, p)
 	} else {
 		err = plan.WriteText(g.stdout, p, g.color(g.stdout))
+		if l, ok := obs.(fleetLister); ok && err == nil {
+			err = writeRollouts(ctx, g.stdout, cfg, p, l)
+		}
 	}
 	if err != nil {
 		return err
@@ -78,6 +83,42 @@ func makePlan(ctx context.Context, g *globals, o planOptions, cfg *config.Config
 	}
 	if o.detailedExitcode && p.HasChanges() {
 		return &exitError{code: 2}
+	}
+	return nil
+}
+
+// fleetLister lists a fleet's servers with their marks, as rollouts see them (the provider).
+type fleetLister interface {
+	ListFleet(ctx context.Context, tags []string) ([]rollout.Server, error)
+}
+
+// writeRollouts shows each fleet's planned image change as the rollout upgrade would run
+// (rollout.NewPlan from the fleet as listed now, with its marks): batches with their servers,
+// the budget arithmetic, the gates, what is wiped, the volume-backed servers.
+func writeRollouts(ctx context.Context, w io.Writer, cfg *config.Config, p *plan.Plan, l fleetLister) error {
+	var fleets []string
+	target := map[string]string{}
+	for _, c := range p.Changes {
+		if c.Action == plan.Rebuild && c.Server != nil && target[c.Server.Fleet] == "" {
+			fleets = append(fleets, c.Server.Fleet)
+			target[c.Server.Fleet] = c.Server.ImageID
+		}
+	}
+	for _, name := range fleets {
+		f := cfg.Fleet(name)
+		if f == nil {
+			continue
+		}
+		tags := plan.FleetTags(cfg.Name, name)
+		servers, err := l.ListFleet(ctx, tags)
+		if err != nil {
+			return fmt.Errorf("list fleet %s: %w", name, err)
+		}
+		spec := rollout.Spec{Config: cfg.Name, Fleet: name, Tags: tags, Target: target[name], Upgrade: f.Upgrade}
+		fmt.Fprintf(w, "\nFleet %s's image change as a rollout (hardenctl upgrade %s; apply -allow-rebuild would rebuild them all at once, ungated):\n", name, name)
+		if err := rollout.WritePlan(w, spec, rollout.NewPlan(spec, servers, nil), rollout.PlanNotes{Image: f.Image.Name, Profile: gateProfile(cfg, f)}); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -16,6 +16,7 @@ func newForceUnlockCmd(g *globals) *cobra.Command {
 		configFlags
 		cloudFlags
 		force bool
+		fleet string
 	}
 	cmd := &cobra.Command{
 		Use:   "force-unlock",
@@ -29,14 +30,21 @@ next one until its next renewal finds the lock gone.`,
 			if err != nil {
 				return err
 			}
-			held, err := lock.Read(cmd.Context(), cloud, cfg.Name, time.Now())
+			name := cfg.Name
+			if o.fleet != "" {
+				if cfg.Fleet(o.fleet) == nil {
+					return fmt.Errorf("no fleet %q in the configuration", o.fleet)
+				}
+				name = lock.UpgradeName(cfg.Name, o.fleet)
+			}
+			held, err := lock.Read(cmd.Context(), cloud, name, time.Now())
 			if err != nil {
 				return err
 			}
 			if held == nil {
-				fmt.Fprintf(g.stdout, "The lock of %s is not held.\n", cfg.Name)
+				fmt.Fprintf(g.stdout, "The lock %s is not held.\n", name)
 			} else {
-				fmt.Fprintf(g.stdout, "The lock of %s is held by %s (%s since %s, lease until %s).\n", cfg.Name, held.Holder, held.Operation,
+				fmt.Fprintf(g.stdout, "The lock %s is held by %s (%s since %s, lease until %s).\n", name, held.Holder, held.Operation,
 					held.Acquired.UTC().Format(time.RFC3339), held.Expires.UTC().Format(time.RFC3339))
 			}
 			if !o.force {
@@ -48,7 +56,7 @@ next one until its next renewal finds the lock gone.`,
 					return errors.New("force-unlock cancelled: the lock was not touched")
 				}
 			}
-			broken, err := lock.Break(cmd.Context(), cloud, cfg.Name)
+			broken, err := lock.Break(cmd.Context(), cloud, name)
 			for _, le := range broken {
 				fmt.Fprintf(g.stdout, "Removed the claim of %s (%s).\n", le.Holder, le.Operation)
 			}
@@ -58,5 +66,6 @@ next one until its next renewal finds the lock gone.`,
 	o.configFlags.register(cmd)
 	o.cloudFlags.register(cmd)
 	cmd.Flags().BoolVar(&o.force, "force", false, "do not ask")
+	cmd.Flags().StringVar(&o.fleet, "fleet", "", "break the upgrade lock of this fleet (left by a rollout that was killed) instead of the configuration's")
 	return cmd
 }
