@@ -44,6 +44,7 @@ type upgradeOptions struct {
 	wait        time.Duration
 	control     string // pause, resume, abort or rollback: a request to the running rollout
 	poll        time.Duration
+	tui         bool // the terminal UI (package tui) instead of the text view
 }
 
 func newUpgradeCmd(g *globals) *cobra.Command {
@@ -95,6 +96,9 @@ fleet was rolled back (also after -rollback); 5 aborted; 6 the rollback did not 
 			if n > 1 || n == 1 && (o.dryRun || o.audit) || o.dryRun && o.audit {
 				return errors.New("give at most one of -pause, -resume, -abort, -rollback, -dry-run, -audit")
 			}
+			if o.tui && o.json {
+				return errors.New("-tui and -json are two views of the same rollout: give one")
+			}
 			return runUpgrade(cmd.Context(), g, o, args[0], viewFor(o))
 		},
 	}
@@ -109,6 +113,7 @@ fleet was rolled back (also after -rollback); 5 aborted; 6 the rollback did not 
 	f.BoolVar(&abort, "abort", false, "ask the running rollout to stop after the servers in flight, leaving the servers as they are")
 	f.BoolVar(&rollback, "rollback", false, "ask the running rollout to move its servers back onto their previous images")
 	f.DurationVar(&o.wait, "wait", 10*time.Minute, "with -pause, -resume, -abort, -rollback: how long to wait for the rollout to obey (0: do not wait)")
+	f.BoolVar(&o.tui, "tui", false, "run the rollout under the terminal UI (keys: p pause/resume, a abort, r rollback, enter details, q quit); without a terminal, the text view")
 	f.BoolVar(&o.json, "json", false, "stream the progress on stdout as JSON lines, one event a line and nothing else (with -dry-run, -audit: the plan or audit as JSON)")
 	f.StringVar(&o.image, "image", "", "move onto the newest active Glance image of this name instead of the fleet's image")
 	f.DurationVar(&o.lockTimeout, "lock-timeout", 0, "wait this long for the configuration's lock and the fleet's upgrade lock")
@@ -151,13 +156,21 @@ type upgradeView struct {
 	json bool
 }
 
-// viewFor picks the view: text, or -json. (--tui adds the terminal UI's view here.)
+// viewFor picks the view: text, -json, or -tui (upgrade_tui.go).
 func viewFor(o upgradeOptions) upgradeView {
-	if o.json {
+	switch {
+	case o.json:
 		return upgradeView{json: true, run: func(ctx context.Context, g *globals, r *upgradeRun) (*rollout.Result, error) {
 			return r.Start(ctx, &event.JSON{W: g.stdout})
 		}}
+	case o.tui:
+		return tuiView(o)
 	}
+	return textView(o)
+}
+
+// textView prints the events for people on stderr (event.Text).
+func textView(upgradeOptions) upgradeView {
 	return upgradeView{run: func(ctx context.Context, g *globals, r *upgradeRun) (*rollout.Result, error) {
 		return r.Start(ctx, &event.Text{W: g.stderr, Verbose: g.verbose})
 	}}
@@ -235,9 +248,11 @@ func runUpgrade(ctx context.Context, g *globals, o upgradeOptions, fleet string,
 	if err != nil {
 		return fmt.Errorf("list fleet %s: %w", fleet, err)
 	}
-	r := &upgradeRun{Spec: spec, Plan: rollout.NewPlan(spec, servers, nil), Notes: notes,
+	p := rollout.NewPlan(spec, servers, nil)
+	r := &upgradeRun{Spec: spec, Plan: p, Notes: notes,
 		deps: rollout.Deps{Cloud: cloud, Gate: gate, Control: ul.Inbox(cloud)},
-		opts: rollout.Options{Poll: o.poll},
+		// the run's own plan gets this plan's id, so what a view shows (the TUI's table) is it
+		opts: rollout.Options{Poll: o.poll, NewID: func() string { return p.RolloutID }},
 		send: func(ctx context.Context, kind string) error {
 			_, _, err := lock.Send(ctx, cloud, cloud, lock.UpgradeName(cfg.Name, fleet), kind, holderName()+" (this rollout's view)", time.Now())
 			return err
