@@ -5,13 +5,15 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"time"
 )
 
 // JUnit XML as CI systems read it (the Jenkins/Ant schema): one testsuite per host, one
 // testcase per selected rule (failure for fail, error for error, skipped for notapplicable,
 // notchecked and informational), plus a testcase "oscap" per host that fails when the host
-// could not be scanned and one "min_score" that fails when the score is below the gate.
+// could not be scanned, one "min_score" that fails when the score is below the gate, and one
+// "drift" that fails when the host scores below its image's published score (schedule run).
 
 type junitSuites struct {
 	XMLName  xml.Name     `xml:"testsuites"`
@@ -81,6 +83,11 @@ func WriteJUnit(w io.Writer, s Summary, results []HostResult) error {
 				gate.Failure = &junitMessage{Message: fmt.Sprintf("score %.2f is below %g", r.Result.Score, s.MinScore), Type: "min_score"}
 			}
 			suite.Cases = append(suite.Cases, gate)
+			if i < len(s.Hosts) && s.Hosts[i].Drift != nil {
+				suite.Cases = append(suite.Cases, junitCase{Name: "drift", Classname: cls, Failure: &junitMessage{
+					Message: fmt.Sprintf("score %.2f is %s", r.Result.Score, s.Hosts[i].Drift), Type: "drift",
+					Text: strings.Join(s.Hosts[i].Drift.RulesFailed, "\n")}})
+			}
 			for _, rr := range r.Result.Rules {
 				c := junitCase{Name: rr.IDRef, Classname: cls}
 				msg := rr.Result + " (severity " + rr.Severity + ")"

@@ -52,6 +52,29 @@ type HostSummary struct {
 	Files            HostFiles      `json:"files"`
 	Notes            []string       `json:"notes,omitempty"`
 	DurationSeconds  float64        `json:"duration_seconds"`
+	// Drift is set when the host scores below the score its image was published with
+	// (schedule run sets it; scan does not know the images' scores).
+	Drift *Drift `json:"drift,omitempty"`
+}
+
+// Drift is a host scoring below the score its image was published with (the image's
+// Glance property hardenctl_score), and the rules its image passed that the host fails.
+type Drift struct {
+	Image       string   `json:"image"`
+	ImageScore  float64  `json:"image_score"`
+	RulesFailed []string `json:"rules_failed,omitempty"`
+	Note        string   `json:"note,omitempty"` // why RulesFailed is empty
+}
+
+func (d *Drift) String() string {
+	s := fmt.Sprintf("below image %s's published score %.2f", d.Image, d.ImageScore)
+	switch {
+	case len(d.RulesFailed) > 0:
+		s += "; pass -> fail: " + strings.Join(d.RulesFailed, ", ")
+	case d.Note != "":
+		s += "; " + d.Note
+	}
+	return s
 }
 
 // NewSummary summarises host results against a minimum score.
@@ -124,6 +147,13 @@ func (s Summary) WriteText(w io.Writer) error {
 	}
 	if err := tw.Flush(); err != nil {
 		return err
+	}
+	for _, h := range s.Hosts {
+		if h.Drift != nil && h.Score != nil {
+			if _, err := fmt.Fprintf(w, "DRIFT %s: %.2f, %s\n", h.Host, *h.Score, h.Drift); err != nil {
+				return err
+			}
+		}
 	}
 	verdict := "PASSED"
 	if !s.Passed {

@@ -84,3 +84,33 @@ func TestSkippedHostIsNoFailure(t *testing.T) {
 		t.Errorf("junit:\n%s", junit.String())
 	}
 }
+
+// A host below its image's published score is flagged in the text, JSON and JUnit reports,
+// naming the rules its image passed that it fails.
+func TestDriftInReports(t *testing.T) {
+	results := []HostResult{
+		{Host: "a", Status: StatusCompliant, Result: &Result{Score: 90, MaxScore: 100}},
+		{Host: "b", Status: StatusCompliant, Result: &Result{Score: 85, MaxScore: 100}},
+	}
+	sum := NewSummary("r", "scan", "node", 80, time.Now(), results)
+	sum.Hosts[1].Drift = &Drift{Image: "node (img-1)", ImageScore: 91.5, RulesFailed: []string{"sshd_disable_root_login"}}
+	var text, js, junit bytes.Buffer
+	if err := sum.WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	if err := sum.WriteJSON(&js); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteJUnit(&junit, sum, results); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(text.Bytes(), []byte("DRIFT b: 85.00, below image node (img-1)'s published score 91.50; pass -> fail: sshd_disable_root_login")) {
+		t.Errorf("text:\n%s", text.String())
+	}
+	if !bytes.Contains(js.Bytes(), []byte(`"rules_failed": [`)) || bytes.Count(js.Bytes(), []byte(`"drift"`)) != 1 {
+		t.Errorf("json:\n%s", js.String())
+	}
+	if !bytes.Contains(junit.Bytes(), []byte(`<testcase name="drift" classname="hardenctl.b">`)) || !bytes.Contains(junit.Bytes(), []byte(`type="drift"`)) {
+		t.Errorf("junit:\n%s", junit.String())
+	}
+}

@@ -30,6 +30,7 @@ type Host struct {
 	Name     string
 	Address  string
 	ServerID string
+	ImageID  string // the image it runs ("" for a volume-backed server)
 	Fleet    string
 	// Keys are the host keys its console printed (none: known_hosts must have them).
 	Keys []remote.HostKey
@@ -94,7 +95,7 @@ func Fleets(ctx context.Context, cloud Cloud, cfg *config.Config, fleets []strin
 		if err != nil {
 			return nil, err
 		}
-		hosts = append(hosts, Host{Name: s.Name, Address: s.Address, ServerID: s.ID, Fleet: s.Fleet(), Keys: keys})
+		hosts = append(hosts, Host{Name: s.Name, Address: s.Address, ServerID: s.ID, ImageID: s.ImageID, Fleet: s.Fleet(), Keys: keys})
 	}
 	if len(hosts) == 0 {
 		return nil, fmt.Errorf("no servers with an address in fleets %s", strings.Join(fleets, ", "))

@@ -5,6 +5,10 @@
 // clouds without one). Package schedule/units writes the systemd units and the Kubernetes
 // CronJob that call `hardenctl schedule run NAME --if-due`.
 //
-// Running a schedule (build, roll out, scan) needs the rollout engine and is not built yet.
+// Run is `schedule run NAME`: under the configuration's cloud lock it builds the images,
+// rolls the fleets onto them and scans the scan fleets through the small interfaces it
+// declares (Builder, Roller, Scanner, ImageCatalog, Locker), which the CLI wires over
+// images.Pipeline, rollout.Run with the health gate and the scanner; it keeps the record,
+// resumes a run whose process died, and flags compliance drift.
 // The package imports neither gophercloud nor x/crypto (cmd/hardenctl/deps_test.go).
 package schedule

@@ -53,7 +53,9 @@ type Record struct {
 	Schedule      string `json:"schedule"`
 	Trigger       string `json:"trigger"` // TriggerTimer or TriggerManual
 	// Due is the slot the run is for (Slots); zero for a manual run outside the slots.
-	Due     time.Time `json:"due,omitzero"`
+	Due time.Time `json:"due,omitzero"`
+	// Missed counts the slots before Due that never ran: this one run caught them up.
+	Missed  int       `json:"missed,omitempty"`
 	Started time.Time `json:"started"`
 	Ended   time.Time `json:"ended,omitzero"` // zero while running
 	Who     Who       `json:"who"`
@@ -93,6 +95,9 @@ type ImageResult struct {
 	MinScore    *float64 `json:"min_score,omitempty"`
 	Gate        string   `json:"gate"`                   // GatePassed, GateFailed or GateSkipped
 	FailedRules []string `json:"failed_rules,omitempty"` // the rules that failed, when the gate did
+	// PassedRules are the rules the published image passed on its builder: drift is
+	// measured against them (the rules a server fails that its image passed).
+	PassedRules []string `json:"passed_rules,omitempty"`
 	Error       string   `json:"error,omitempty"`
 }
 
@@ -128,10 +133,13 @@ type HostScore struct {
 // rules that went from pass to fail.
 type DriftFinding struct {
 	Server      string   `json:"server"`
-	Image       string   `json:"image"`
-	ImageScore  float64  `json:"image_score"`
+	Image       string   `json:"image"`                // the image id the server runs
+	ImageName   string   `json:"image_name,omitempty"` // its Glance name
+	ImageScore  float64  `json:"image_score"`          // its Glance property hardenctl_score
 	Score       float64  `json:"score"`
-	RulesFailed []string `json:"rules_failed,omitempty"`
+	RulesFailed []string `json:"rules_failed,omitempty"` // passed on the image's builder, failed on the server
+	// Note says why RulesFailed is empty when the image's passing rules are unknown.
+	Note string `json:"note,omitempty"`
 }
 
 // Done says whether the record closes its slot: the run ended, whatever its result, except

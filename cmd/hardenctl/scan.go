@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/hardenctl/hardenctl/config"
 	"github.com/hardenctl/hardenctl/event"
@@ -118,7 +119,14 @@ bastion's address; use a sudo user (--user) instead.
 
 Exit status as for scan: 0 passed, 2 below --min-score, 3 a host failed, 1 command error.`
 	}
-	f := cmd.Flags()
+	o.flags(cmd.Flags())
+	o.configFlags.register(cmd)
+	o.cloudFlags.register(cmd)
+	return cmd
+}
+
+// flags registers scan's and harden's flags on f, setting o's fields to their defaults.
+func (o *scanOptions) flags(f *pflag.FlagSet) {
 	f.StringArrayVar(&o.hosts, "host", nil, "a host to scan: NAME=ADDRESS or ADDRESS[:PORT] (repeatable)")
 	f.StringVar(&o.hostsFile, "hosts-file", "", "read hosts from a file, one NAME=ADDRESS or ADDRESS per line (# comments)")
 	f.StringVar(&o.bastion, "bastion", "", "reach the hosts through this bastion: [USER@]ADDRESS[:PORT]")
@@ -139,9 +147,6 @@ Exit status as for scan: 0 passed, 2 below --min-score, 3 a host failed, 1 comma
 	f.StringVar(&o.junit, "junit", "", "also write JUnit XML to this file")
 	f.StringArrayVar(&o.fleets, "fleet", nil, "scan the servers of this fleet of the configuration (repeatable)")
 	f.StringArrayVar(&o.zones, "zone", nil, "scan the servers of the fleets in this zone of the configuration (repeatable)")
-	o.configFlags.register(cmd)
-	o.cloudFlags.register(cmd)
-	return cmd
 }
 
 // sshConcurrency is how many hosts connect and upload at once ahead of those running oscap:
@@ -188,44 +193,11 @@ func runOscap(ctx context.Context, g *globals, o scanOptions, newDialer dialerFa
 	if o.minScore >= 0 {
 		prof.MinScore = o.minScore
 	}
-	content, err := hardening.Content{Dir: o.contentDir}.Load()
+	sum, results, err := oscapHosts(ctx, g, o, newDialer, hosts, prof, tailoring, choice.Source, &event.Text{W: g.stderr, Verbose: g.verbose})
 	if err != nil {
 		return err
 	}
-	if len(content) == 0 {
-		return fmt.Errorf("no datastreams (*-ds.xml) in %s", o.contentDir)
-	}
-	for _, ds := range content {
-		g.logger.Info("content", "datastream", ds.Name, "sha256", ds.SHA256)
-	}
-
-	started := time.Now()
-	runID := hardening.NewRunID(started)
-	runDir := filepath.Join(o.reportDir, runID)
-	if err := os.MkdirAll(runDir, 0o750); err != nil {
-		return fmt.Errorf("create run directory: %w", err)
-	}
-
-	dialer, closeDialer, err := newDialer(ctx, g, o)
-	if err != nil {
-		return err
-	}
-	defer closeDialer()
-
-	s := &hardening.Scanner{
-		Dialer: dialer, Content: content, Profile: prof, Tailoring: tailoring,
-		Remediate: o.remediate, Timeout: o.timeout, RunDir: runDir, LoginUser: o.user, Logger: g.logger,
-		SSHConcurrency: o.sshConcurrency(),
-	}
-	results := s.Fleet(ctx, hosts, o.concurrency, &event.Text{W: g.stderr, Verbose: g.verbose})
-
-	command := "scan"
-	if o.remediate {
-		command = "harden"
-	}
-	sum := hardening.NewSummary(runID, command, prof.Name, prof.MinScore, started, results)
-	sum.RunDir, sum.ProfileSource = runDir, choice.Source
-	if err := sum.WriteFile(runDir); err != nil {
+	if err := sum.WriteFile(sum.RunDir); err != nil {
 		return err
 	}
 	if o.junit != "" {
@@ -260,6 +232,50 @@ func runOscap(ctx context.Context, g *globals, o scanOptions, newDialer dialerFa
 		return &exitError{code: exitBelowMinScore}
 	}
 	return nil
+}
+
+// oscapHosts runs the scan (or harden) of hosts with prof in a new run directory under
+// o.reportDir and summarises it (sum.RunDir); nothing is written but the hosts' results.
+func oscapHosts(ctx context.Context, g *globals, o scanOptions, newDialer dialerFactory, hosts []hardening.Host,
+	prof profiles.Profile, tailoring []byte, source string, hook event.Hook) (hardening.Summary, []hardening.HostResult, error) {
+	content, err := hardening.Content{Dir: o.contentDir}.Load()
+	if err != nil {
+		return hardening.Summary{}, nil, err
+	}
+	if len(content) == 0 {
+		return hardening.Summary{}, nil, fmt.Errorf("no datastreams (*-ds.xml) in %s", o.contentDir)
+	}
+	for _, ds := range content {
+		g.logger.Info("content", "datastream", ds.Name, "sha256", ds.SHA256)
+	}
+
+	started := time.Now()
+	runID := hardening.NewRunID(started)
+	runDir := filepath.Join(o.reportDir, runID)
+	if err := os.MkdirAll(runDir, 0o750); err != nil {
+		return hardening.Summary{}, nil, fmt.Errorf("create run directory: %w", err)
+	}
+
+	dialer, closeDialer, err := newDialer(ctx, g, o)
+	if err != nil {
+		return hardening.Summary{}, nil, err
+	}
+	defer closeDialer()
+
+	s := &hardening.Scanner{
+		Dialer: dialer, Content: content, Profile: prof, Tailoring: tailoring,
+		Remediate: o.remediate, Timeout: o.timeout, RunDir: runDir, LoginUser: o.user, Logger: g.logger,
+		SSHConcurrency: o.sshConcurrency(),
+	}
+	results := s.Fleet(ctx, hosts, o.concurrency, hook)
+
+	command := "scan"
+	if o.remediate {
+		command = "harden"
+	}
+	sum := hardening.NewSummary(runID, command, prof.Name, prof.MinScore, started, results)
+	sum.RunDir, sum.ProfileSource = runDir, source
+	return sum, results, nil
 }
 
 func writeJUnitFile(path string, sum hardening.Summary, results []hardening.HostResult) error {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/hardenctl/hardenctl/config"
 	"github.com/hardenctl/hardenctl/hardening"
 	"github.com/hardenctl/hardenctl/inventory"
 	"github.com/hardenctl/hardenctl/profiles"
@@ -31,6 +32,13 @@ func (o *scanOptions) fromConfig(g *globals, changed func(string) bool) error {
 	if err != nil {
 		return err
 	}
+	o.applyConfig(cfg, changed)
+	return nil
+}
+
+// applyConfig takes the configuration's ssh, bastion and compliance settings for every flag
+// not given.
+func (o *scanOptions) applyConfig(cfg *config.Config, changed func(string) bool) {
 	o.cfg = cfg
 	set := func(flag string, apply func()) {
 		if !changed(flag) {
@@ -66,7 +74,6 @@ func (o *scanOptions) fromConfig(g *globals, changed func(string) bool) error {
 	if cfg.Compliance.Timeout > 0 {
 		set("timeout", func() { o.timeout = cfg.Compliance.Timeout })
 	}
-	return nil
 }
 
 // resolveProfile is the profile (and gate) of a run, and why (profiles.ForRun): --profile,

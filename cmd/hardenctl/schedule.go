@@ -20,11 +20,10 @@ import (
 	"github.com/hardenctl/hardenctl/schedule/units"
 )
 
-// The scheduled rebuild's commands (issue 11). `schedule run` needs the rollout engine and is
-// not built yet; the units call it.
+// The scheduled rebuild's commands (issue 11); `schedule run` is in schedule_run.go.
 func newScheduleCmd(g *globals) *cobra.Command {
-	cmd := &cobra.Command{Use: "schedule", Short: "The scheduled rebuild: due times, the units that run it, its history"}
-	cmd.AddCommand(newScheduleNextCmd(g), newScheduleInstallCmd(g), newScheduleHistoryCmd(g))
+	cmd := &cobra.Command{Use: "schedule", Short: "The scheduled rebuild: due times, runs, the units that run it, its history"}
+	cmd.AddCommand(newScheduleNextCmd(g), newScheduleRunCmd(g), newScheduleInstallCmd(g), newScheduleHistoryCmd(g))
 	return cmd
 }
 
@@ -253,7 +252,8 @@ func runScheduleInstall(g *globals, cfg *config.Config, name string, o scheduleI
 type scheduleHistoryOptions struct {
 	configFlags
 	cloudFlags
-	json bool
+	json   bool
+	scores bool
 }
 
 func newScheduleHistoryCmd(g *globals) *cobra.Command {
@@ -263,7 +263,12 @@ func newScheduleHistoryCmd(g *globals) *cobra.Command {
 		Short: "Print the record of every run of the schedule NAME, newest first",
 		Long: `Prints the records the runs of a schedule left in the cloud's object store (the
 schedule's history_container), newest first; when the cloud has no object store, those in the
-report directory. -json prints the records as they are stored.`,
+report directory. -json prints the records as they are stored.
+
+--scores shows each scanned fleet's scores across the runs, oldest first, with "!" on a
+server that scored below the score its image was published with (drift), and the rules
+that went from pass to fail (those the image passed on its builder, kept in the record of
+the run that built it).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -279,12 +284,20 @@ report directory. -json prints the records as they are stored.`,
 			if err != nil {
 				return err
 			}
+			if o.scores {
+				records, err := store.List(ctx, s.Name)
+				if err != nil {
+					return err
+				}
+				return writeScores(g.stdout, records, o.json)
+			}
 			return runScheduleHistory(ctx, g.stdout, store, s, o.json)
 		},
 	}
 	o.configFlags.register(cmd)
 	o.cloudFlags.register(cmd)
 	cmd.Flags().BoolVar(&o.json, "json", false, "print the records as JSON (an array, newest first)")
+	cmd.Flags().BoolVar(&o.scores, "scores", false, "print each scanned fleet's scores across the runs, with drift")
 	return cmd
 }
 
@@ -351,6 +364,9 @@ func runScheduleHistory(ctx context.Context, w io.Writer, store schedule.RecordS
 	for _, r := range records {
 		if r.Error != "" {
 			fmt.Fprintf(w, "%s: %s\n", r.ID, r.Error)
+		}
+		for _, d := range r.Drift {
+			fmt.Fprintf(w, "%s: DRIFT %s\n", r.ID, driftLine(d))
 		}
 	}
 	return nil

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hardenctl/hardenctl/config"
+	"github.com/hardenctl/hardenctl/rollout"
 	"github.com/hardenctl/hardenctl/schedule"
 	"github.com/hardenctl/hardenctl/schedule/scheduletest"
 )
@@ -125,5 +127,72 @@ func TestScheduleHistoryText(t *testing.T) {
 	var got []schedule.Record
 	if err := json.Unmarshal([]byte(out.String()), &got); err != nil || len(got) != 2 || got[0].ID != failed.ID {
 		t.Errorf("history -json (%v):\n%s", err, out.String())
+	}
+}
+
+// history --scores: each scanned fleet's scores across runs, oldest first, drift marked and
+// named with its rules; -json the same per fleet.
+func TestScheduleHistoryScores(t *testing.T) {
+	older := scheduletest.SampleRecord("rebuild", time.Date(2026, 1, 4, 1, 2, 12, 0, time.UTC), 1)
+	older.Drift = nil
+	newer := scheduletest.SampleRecord("rebuild", time.Date(2026, 1, 18, 1, 1, 0, 0, time.UTC), 2)
+	records := []schedule.Record{newer, older} // as List returns them
+	var out strings.Builder
+	if err := writeScores(&out, records, false); err != nil {
+		t.Fatal(err)
+	}
+	text := out.String()
+	lines := strings.Split(text, "\n")
+	if len(lines) < 5 || !strings.HasPrefix(lines[0], "fleet db") || !strings.HasPrefix(lines[2], older.ID) || !strings.HasPrefix(lines[3], newer.ID) ||
+		!strings.Contains(lines[3], "84.10!") || strings.Contains(lines[2], "!") ||
+		!strings.Contains(text, "DRIFT sample-db-0: 84.10, below image img-x's published score 85.00") {
+		t.Errorf("--scores:\n%s", text)
+	}
+	out.Reset()
+	if err := writeScores(&out, records, true); err != nil {
+		t.Fatal(err)
+	}
+	var got []scoresJSON
+	if err := json.Unmarshal([]byte(out.String()), &got); err != nil || len(got) != 1 || len(got[0].Runs) != 2 ||
+		got[0].Runs[0].ID != older.ID || len(got[0].Runs[1].Drift) != 1 {
+		t.Errorf("--scores -json (%v):\n%s", err, out.String())
+	}
+}
+
+// The counts of a rollout for the record: each server once.
+func TestRolloutOutcome(t *testing.T) {
+	res := &rollout.Result{RolloutID: "r", Peak: 2, Budget: 2, Skipped: []string{"s0"}, Servers: []*rollout.ServerResult{
+		{ID: "1", Work: rollout.WorkRebuild, Passed: true},
+		{ID: "2", Work: rollout.WorkRebuild, Passed: true},
+		{ID: "3", Work: rollout.WorkRebuild},
+		{ID: "2", Work: rollout.WorkRollback, Passed: true},
+		{ID: "3", Work: rollout.WorkRollback, Passed: true},
+	}}
+	got := rolloutOutcome(res, fmt.Errorf("x: %w", rollout.ErrRolledBack))
+	want := schedule.Rollout{RolloutID: "r", Rebuilt: 1, Skipped: 1, Failed: 1, RolledBack: 2, Peak: 2, Budget: 2, RolledBackAll: true}
+	if got != want {
+		t.Errorf("got %+v\nwant %+v", got, want)
+	}
+}
+
+func TestScheduleRunNeedsIfDueOrNow(t *testing.T) {
+	for _, args := range [][]string{{"run", "rebuild"}, {"run", "rebuild", "--now", "--if-due"}} {
+		r := runCLI(t, "", nil, append([]string{"-C", "../../testdata/platform", "schedule"}, args...)...)
+		if r.code != 1 || !strings.Contains(r.stderr, "--if-due") {
+			t.Errorf("schedule %v: exit %d\n%s", args, r.code, r.stderr)
+		}
+	}
+}
+
+func TestConfigDigest(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "a.hcl"), []byte(`name = "x"`), 0o644)
+	d1, err := configDigest(dir)
+	if err != nil || !strings.HasPrefix(d1, "sha256:") {
+		t.Fatal(d1, err)
+	}
+	os.WriteFile(filepath.Join(dir, "b.hcl"), []byte(``), 0o644)
+	if d2, _ := configDigest(dir); d2 == d1 {
+		t.Errorf("a new file does not change the digest")
 	}
 }
