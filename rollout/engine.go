@@ -235,6 +235,12 @@ func (e *engine) protect(ctx context.Context) (release func(), err error) {
 			continue
 		}
 		if err := e.deps.Cloud.ProtectImage(ctx, id, e.spec.holder()); err != nil {
+			if errors.Is(err, ErrImageNotOwned) {
+				// Another project's image (a shared base image): not ours to protect. A rollback
+				// onto it works while its owner keeps it.
+				e.info(event.KindImage, id, "protect", fmt.Sprintf("image %s (previous image of %s) belongs to another project: left unprotected, a rollback onto it needs it to stay", id, strings.Join(e.plan.Previous[id], ", ")))
+				continue
+			}
 			if needed {
 				return release, fmt.Errorf("protect previous image %s for the rollback: %w", id, err)
 			}

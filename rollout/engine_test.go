@@ -579,6 +579,33 @@ func TestRollbackImpossible(t *testing.T) {
 	f.check("img-B", PhaseHealthy)
 }
 
+// A previous image of another project (a shared base image) is not ours to protect: the
+// rollout says so and goes on, with on_failure = rollback too.
+func TestPreviousImageOfAnotherProject(t *testing.T) {
+	f := newFakeNova(t, 3, "img-A", 1)
+	f.addImage("img-B")
+	f.foreign = map[string]bool{"img-A": true}
+	var infos []string
+	var mu sync.Mutex
+	hook := event.Observe(func(e event.Event) {
+		if e.Kind == event.KindImage && e.Action == "protect" {
+			mu.Lock()
+			infos = append(infos, e.Message)
+			mu.Unlock()
+		}
+	})
+	if _, err := run(t, f, newFakeGate(f), upgrade(1), nil, hook); err != nil {
+		t.Fatalf("rollout off another project's image: %v", err)
+	}
+	f.check("img-B", PhaseHealthy)
+	if len(infos) != 1 || !strings.Contains(infos[0], "belongs to another project: left unprotected") {
+		t.Errorf("protect infos: %q", infos)
+	}
+	if f.images["img-A"].protected {
+		t.Error("another project's image was protected")
+	}
+}
+
 // Volume-backed servers: Nova shows no image; the wait goes by the instance action and the
 // rollout (and its resume) by the marks.
 func TestVolumeBacked(t *testing.T) {

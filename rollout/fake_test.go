@@ -40,6 +40,8 @@ type fakeNova struct {
 	toError map[string]string
 	// setMetaErr fails SetMetadata when it returns an error.
 	setMetaErr func(id string) error
+	// foreign are images of another project: ProtectImage refuses them.
+	foreign map[string]bool
 
 	peak       int
 	violations []string
@@ -229,6 +231,9 @@ func (f *fakeNova) ProtectImage(ctx context.Context, id, holder string) error {
 	im, ok := f.images[id]
 	if !ok {
 		return errors.New("404 image")
+	}
+	if f.foreign[id] {
+		return fmt.Errorf("protect image %s: %w", id, ErrImageNotOwned)
 	}
 	im.protected, im.wasHeld = true, true
 	im.holds[holder] = true

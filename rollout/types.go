@@ -138,8 +138,11 @@ var (
 	ErrDeadline           = errors.New("rollout deadline passed")
 	ErrFailed             = errors.New("rollout failed")
 	ErrRollbackImpossible = errors.New("rollback is impossible")
-	ErrUnknownFleet       = errors.New("the fleet could not be read: nothing starts")
-	ErrBlocked            = errors.New("the budget is taken by servers outside the rollout")
+	// ErrImageNotOwned is what Cloud.ProtectImage returns for an image of another project (a
+	// shared base image): hardenctl changes nothing it does not own, so it stays unprotected.
+	ErrImageNotOwned = errors.New("the image is not this project's")
+	ErrUnknownFleet  = errors.New("the fleet could not be read: nothing starts")
+	ErrBlocked       = errors.New("the budget is taken by servers outside the rollout")
 )
 
 // FailureError says which servers failed their gate.

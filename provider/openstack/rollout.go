@@ -160,6 +160,9 @@ func (c *Client) ProtectImage(ctx context.Context, id, holder string) error {
 	if err != nil {
 		return fmt.Errorf("read image %s: %w", id, err)
 	}
+	if im.Owner != c.projectID {
+		return fmt.Errorf("protect image %s: %w (owner %s)", id, rollout.ErrImageNotOwned, im.Owner)
+	}
 	var ops glance.UpdateOpts
 	if _, ok := im.Properties[holdPrefix+holder]; !ok {
 		ops = append(ops, glance.UpdateImageProperty{Op: glance.AddOp, Name: holdPrefix + holder, Value: "1"})

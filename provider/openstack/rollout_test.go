@@ -3,6 +3,7 @@ package openstack
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"strings"
@@ -116,7 +117,7 @@ func TestRebuildAndWaitVolumeBacked(t *testing.T) {
 // only when no hold is left and it was hardenctl's.
 func TestProtectAndReleaseImage(t *testing.T) {
 	var mu sync.Mutex
-	props := map[string]any{"id": "img-A", "status": "active", "protected": false}
+	props := map[string]any{"id": "img-A", "status": "active", "protected": false, "owner": "p1"}
 	var patches []string
 	c := rolloutClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
@@ -141,6 +142,11 @@ func TestProtectAndReleaseImage(t *testing.T) {
 		json.NewEncoder(w).Encode(props)
 	}))
 	ctx := context.Background()
+	props["owner"] = "another-project" // a shared base image: not ours to change
+	if err := c.ProtectImage(ctx, "img-A", "sample.app"); !errors.Is(err, rollout.ErrImageNotOwned) || len(patches) > 0 {
+		t.Fatalf("protect another project's image: %v, patches %v; want ErrImageNotOwned and no change", err, patches)
+	}
+	props["owner"] = "p1"
 	for _, h := range []string{"sample.app", "sample.db"} {
 		if err := c.ProtectImage(ctx, "img-A", h); err != nil {
 			t.Fatal(err)
