@@ -17,7 +17,7 @@ COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null)
 MODIFIED ?= $(shell test -z "$$(git status --porcelain --untracked-files=no 2>/dev/null)" && echo false || echo true)
 LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.modified=$(MODIFIED)
 
-.PHONY: all build deps devcloud-up devcloud-down devcloud-proof testhosts-up testhosts-down platform-up test unit demo bench fuzz fault-soak kill-soak clean
+.PHONY: all build deps devcloud-up devcloud-down devcloud-proof testhosts-up testhosts-down platform-up test unit demo bench fuzz fault-soak kill-soak upgrade-soak clean
 
 all: build
 
@@ -73,6 +73,11 @@ fault-soak: build platform-up
 
 kill-soak: build platform-up
 	bash scripts/kill-soak.sh
+
+# A rolling upgrade of six real servers SIGKILLed at UPGRADE_SOAK_KILLS random points (default
+# 20, ~15 min): every rerun converges within the budget (scripts/upgrade-soak.sh).
+upgrade-soak: build platform-up
+	bash scripts/upgrade-soak.sh
 
 fuzz:
 	go test ./config -run '^$$' -fuzz FuzzLoad -fuzztime 3m

@@ -89,6 +89,12 @@ func TestLoadSamplePlatform(t *testing.T) {
 				Type:        cty.List(cty.String),
 				Value:       cty.ListVal([]cty.Value{cty.StringVal("198.51.100.0/24"), cty.StringVal("2001:db8:100::/48")}),
 			},
+			{
+				Name:        "app_health_ports",
+				Description: "The ports an app server must accept connections on before a rollout counts it available again.",
+				Type:        cty.List(cty.Number),
+				Value:       cty.ListVal([]cty.Value{cty.NumberIntVal(8443)}),
+			},
 			{Name: "bastion_address", Description: "How hardenctl reaches the bastion over SSH (scan, harden, image build); null: not from here.", Type: cty.String, Value: cty.NullVal(cty.String)},
 			{Name: "content_dir", Description: "The operator's SCAP datastreams (ssg-debian12-ds.xml, ...).", Type: cty.String, Value: cty.StringVal("content")},
 			{Name: "known_hosts", Type: cty.String, Value: cty.StringVal("~/.ssh/known_hosts")},
@@ -166,7 +172,7 @@ func TestLoadSamplePlatform(t *testing.T) {
 			{
 				Name: "app", Image: ImageRef{Name: "debian12-node", Managed: true}, Zone: "app",
 				Flavor: "m1.small", Count: 4, Network: "platform", KeyPair: "ops",
-				Upgrade: Upgrade{Strategy: StrategyRebuild, MaxUnavailable: Amount{N: 1}, Canary: 1, OnFailure: OnFailureRollback,
+				Upgrade: Upgrade{Strategy: StrategyRebuild, MaxUnavailable: Amount{N: 50, Percent: true}, Canary: 1, OnFailure: OnFailureRollback,
 					Health: Health{SSH: true, TCP: []int{8443}, MinScore: score(80), Timeout: DefaultGateTimeout}},
 			},
 			{

@@ -741,7 +741,7 @@ func (e *engine) probe(ctx context.Context) {
 			e.probeFailed[s.ID] = true
 			if !was {
 				e.gate.Send(event.Event{Kind: event.KindServer, Address: s.Name, Action: "probe", Phase: event.Info, Status: "failed",
-					Err: results[i], Message: "counts as unavailable"})
+					Err: results[i], Message: fmt.Sprintf("counts as unavailable: %v", results[i])})
 			}
 		} else {
 			delete(e.probeFailed, s.ID)

@@ -72,6 +72,18 @@ for i in 1 2 3; do   # a server prints its host key on the console once its sshd
 done
 [ "$rc" = 0 ] || fail "scan --fleet app: exit $rc"
 
+step "a rolling upgrade onto a rebuilt image" \
+  "The node image is built again (the mirror's newest packages, hardened and gated anew); upgrade" \
+  "moves the app fleet onto it with Nova's rebuild (same ids and addresses, root disks wiped): a" \
+  "canary, then half the fleet at a time (max_unavailable 50%), never more out of service; each" \
+  "server passes SSH with the new host key from its console, its ports probed from inside, and" \
+  "its compliance scan at the image's gate before it counts as available. Nova's own records" \
+  "(-audit) show the budget was kept."
+run $H image build debian12-node
+run $H upgrade app -dry-run
+run $H upgrade app
+run $H upgrade app -audit
+
 printf '\n\033[1mThe tour took %ds.\033[0m Look at the platform with:\n' $((SECONDS - start))
 printf '  . scripts/testbed.env; openstack --os-cloud demo security group list; openstack --os-cloud demo server list\n'
 printf 'Remove it with: . scripts/testbed.env; %s destroy -auto-approve\n' "$H"

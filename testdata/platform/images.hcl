@@ -59,12 +59,13 @@ fleet "app" {
 
   upgrade {
     strategy        = "rebuild"
-    max_unavailable = 1
+    max_unavailable = "50%" # of 4: 2 out of service at most
+    canary          = 1
 
     health {
       ssh       = true
-      tcp       = [8443]
-      min_score = 80
+      tcp       = var.app_health_ports
+      min_score = var.node_min_score # the node image's own gate
     }
   }
 }

@@ -53,3 +53,9 @@ variable "node_min_score" {
   description = "The node image's gate: below it, nothing is published."
   default     = 80
 }
+
+variable "app_health_ports" {
+  type        = list(number)
+  description = "The ports an app server must accept connections on before a rollout counts it available again."
+  default     = [8443]
+}
