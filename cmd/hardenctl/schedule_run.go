@@ -21,10 +21,8 @@ import (
 	"github.com/hardenctl/hardenctl/config"
 	"github.com/hardenctl/hardenctl/event"
 	"github.com/hardenctl/hardenctl/hardening"
-	"github.com/hardenctl/hardenctl/health"
 	"github.com/hardenctl/hardenctl/images"
 	"github.com/hardenctl/hardenctl/inventory"
-	"github.com/hardenctl/hardenctl/lock"
 	"github.com/hardenctl/hardenctl/plan"
 	"github.com/hardenctl/hardenctl/provider/openstack"
 	"github.com/hardenctl/hardenctl/rollout"
@@ -364,23 +362,14 @@ func (w *scheduleWiring) FleetImages(ctx context.Context, fleet string) ([]strin
 // rollout, the health gate (health.ForFleet), rollout.Run. (The configuration's lock is the
 // run's, held throughout.) A local adapter of runUpgrade's wiring until that is shared.
 func (w *scheduleWiring) Roll(ctx context.Context, fleet, imageID string) (schedule.Rollout, error) {
-	f := w.cfg.Fleet(fleet)
-	lctx, release, ul, err := holdNamedLock(ctx, w.g, w.cloud, lock.UpgradeName(w.cfg.Name, fleet), "schedule "+w.schedule+": upgrade "+fleet, w.lockTimeout)
-	if err != nil {
-		return schedule.Rollout{}, fmt.Errorf("upgrade %s: %w", fleet, err)
-	}
-	defer release()
-	gateDir := filepath.Join(w.runDir, "upgrade-"+fleet)
-	if err := os.MkdirAll(gateDir, 0o750); err != nil {
-		return schedule.Rollout{}, fmt.Errorf("create the report directory: %w", err)
-	}
-	gate, closeGate, err := health.ForFleet(lctx, w.cfg, fleet, w.cloud, gateDir, w.g.logger)
+	lctx, r, release, err := wireRollout(ctx, w.g, rolloutWiring{cfg: w.cfg, cloud: w.cloud, fleet: fleet, target: imageID,
+		operation: "schedule " + w.schedule + ": upgrade " + fleet, gateDir: filepath.Join(w.runDir, "upgrade-"+fleet),
+		lockTimeout: w.lockTimeout, poll: w.poll})
 	if err != nil {
 		return schedule.Rollout{}, err
 	}
-	defer closeGate()
-	spec := rollout.Spec{Config: w.cfg.Name, Fleet: fleet, Tags: plan.FleetTags(w.cfg.Name, fleet), Target: imageID, Upgrade: f.Upgrade}
-	res, err := rollout.Run(lctx, spec, rollout.Deps{Cloud: w.cloud, Gate: gate, Control: ul.Inbox(w.cloud), Hook: w.hook}, rollout.Options{Poll: w.poll})
+	defer release()
+	res, err := r.Start(lctx, w.hook)
 	return rolloutOutcome(res, err), err
 }
 

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -15,7 +14,6 @@ import (
 
 	"github.com/hardenctl/hardenctl/config"
 	"github.com/hardenctl/hardenctl/event"
-	"github.com/hardenctl/hardenctl/health"
 	"github.com/hardenctl/hardenctl/lock"
 	"github.com/hardenctl/hardenctl/plan"
 	"github.com/hardenctl/hardenctl/profiles"
@@ -219,44 +217,23 @@ func runUpgrade(ctx context.Context, g *globals, o upgradeOptions, fleet string,
 	if err != nil {
 		return fmt.Errorf("upgrade %s: %w", fleet, err)
 	}
-	lctx, release, ul, err := holdNamedLock(ctx, g, cloud, lock.UpgradeName(cfg.Name, fleet), "upgrade "+fleet, o.lockTimeout)
+	gateDir := ""
+	if f.Upgrade.Health.MinScore != nil && cfg.Compliance.ReportDir != "" {
+		gateDir = filepath.Join(cfg.Compliance.ReportDir, "upgrade-"+fleet+"-"+time.Now().UTC().Format("20060102T150405Z"))
+	}
+	lctx, r, release, err := wireRollout(ctx, g, rolloutWiring{cfg: cfg, cloud: cloud, fleet: fleet, target: target,
+		operation: "upgrade " + fleet, gateDir: gateDir, lockTimeout: o.lockTimeout, poll: o.poll})
 	rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	if rerr := cfgLock.Release(rctx); rerr != nil {
 		fmt.Fprintf(g.stderr, "Warning: %v (the lease expires by itself)\n", rerr)
 	}
 	rcancel()
 	if err != nil {
-		return fmt.Errorf("upgrade %s: %w", fleet, err)
+		return err
 	}
 	defer release()
 	ctx = lctx
-
-	runDir := ""
-	if f.Upgrade.Health.MinScore != nil && cfg.Compliance.ReportDir != "" {
-		runDir = filepath.Join(cfg.Compliance.ReportDir, "upgrade-"+fleet+"-"+time.Now().UTC().Format("20060102T150405Z"))
-		if err := os.MkdirAll(runDir, 0o750); err != nil {
-			return fmt.Errorf("create the report directory: %w", err)
-		}
-	}
-	gate, closeGate, err := health.ForFleet(ctx, cfg, fleet, cloud, runDir, g.logger)
-	if err != nil {
-		return err
-	}
-	defer closeGate()
-
-	servers, err := cloud.ListFleet(ctx, tags)
-	if err != nil {
-		return fmt.Errorf("list fleet %s: %w", fleet, err)
-	}
-	p := rollout.NewPlan(spec, servers, nil)
-	r := &upgradeRun{Spec: spec, Plan: p, Notes: notes,
-		deps: rollout.Deps{Cloud: cloud, Gate: gate, Control: ul.Inbox(cloud)},
-		// the run's own plan gets this plan's id, so what a view shows (the TUI's table) is it
-		opts: rollout.Options{Poll: o.poll, NewID: func() string { return p.RolloutID }},
-		send: func(ctx context.Context, kind string) error {
-			_, _, err := lock.Send(ctx, cloud, cloud, lock.UpgradeName(cfg.Name, fleet), kind, holderName()+" (this rollout's view)", time.Now())
-			return err
-		}}
+	r.Notes = notes
 	out := g.stdout
 	if view.json {
 		out = g.stderr
