@@ -176,7 +176,7 @@ func TestLoadSamplePlatform(t *testing.T) {
 					Health: Health{SSH: true, TCP: []int{8443}, MinScore: score(80), Timeout: DefaultGateTimeout}},
 			},
 			{
-				Name: "db", Image: ImageRef{Name: "debian-12-base"}, Zone: "data", Flavor: "m1.small", Count: 2, Network: "platform",
+				Name: "db", Image: ImageRef{Name: "debian-12-base"}, Zone: "data", Flavor: "m1.small", Count: 2, Network: "platform", KeyPair: "ops",
 				Upgrade: Upgrade{Strategy: StrategyRebuild, MaxUnavailable: Amount{N: 1}, Canary: 1, OnFailure: OnFailureRollback,
 					Health: Health{SSH: true, Timeout: DefaultGateTimeout}},
 			},

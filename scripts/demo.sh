@@ -56,10 +56,10 @@ run $H image list
 if $H image list -json | grep -q '"debian12-plain"'; then fail "debian12-plain was published"; fi
 
 step "boot the app fleet from the new image" \
-  "The plan now creates the app fleet's four servers from the image just published (or, after an" \
-  "earlier demo, rebuilds them onto it: same ids and addresses, root disks wiped)."
+  "The plan now creates the app fleet's four servers from the image just published (after an" \
+  "earlier demo it shows their move onto it as a rollout, which apply leaves to upgrade: below)."
 run $H plan
-run $H apply -auto-approve -allow-rebuild
+run $H apply -auto-approve
 
 step "scan the fleet through the bastion" \
   "The hosts come from Nova by their ownership tags, their host keys from their consoles (no" \
@@ -72,17 +72,19 @@ for i in 1 2 3; do   # a server prints its host key on the console once its sshd
 done
 [ "$rc" = 0 ] || fail "scan --fleet app: exit $rc"
 
-step "a rolling upgrade onto a rebuilt image" \
-  "The node image is built again (the mirror's newest packages, hardened and gated anew); upgrade" \
-  "moves the app fleet onto it with Nova's rebuild (same ids and addresses, root disks wiped): a" \
-  "canary, then half the fleet at a time (max_unavailable 50%), never more out of service; each" \
-  "server passes SSH with the new host key from its console, its ports probed from inside, and" \
-  "its compliance scan at the image's gate before it counts as available. Nova's own records" \
-  "(-audit) show the budget was kept."
-run $H image build debian12-node
-run $H upgrade app -dry-run
-run $H upgrade app
+step "the scheduled rebuild: a new image, and a rolling upgrade onto it" \
+  "schedule run rebuild --now does what the bi-weekly timer does: under the configuration's lock" \
+  "it builds the node image again (the mirror's newest packages, hardened and gated anew), moves" \
+  "the app fleet onto it with a rolling upgrade (Nova's rebuild: same ids and addresses, root" \
+  "disks wiped; a canary, then half the fleet at a time, never more out of service; each server" \
+  "passes SSH with the new host key from its console, its ports probed from inside and its" \
+  "compliance scan at the image's gate before it counts as available), scans the db fleet for" \
+  "the score trend, and leaves its record in Swift. Nova's own records (-audit) show the budget kept."
+run $H schedule run rebuild --now
 run $H upgrade app -audit
+run $H schedule next rebuild -n 3
+run $H schedule history rebuild
+run openstack --os-cloud demo object list hardenctl-history
 
 printf '\n\033[1mThe tour took %ds.\033[0m Look at the platform with:\n' $((SECONDS - start))
 printf '  . scripts/testbed.env; openstack --os-cloud demo security group list; openstack --os-cloud demo server list\n'

@@ -71,11 +71,12 @@ fleet "app" {
 }
 
 fleet "db" {
-  image   = "debian-12-base"
-  zone    = zone.data
-  flavor  = "m1.small"
-  count   = 2
-  network = "platform"
+  image    = "debian-12-base"
+  zone     = zone.data
+  flavor   = "m1.small"
+  count    = 2
+  network  = "platform"
+  key_pair = "ops" # the operator's key: scans reach the servers with it
 }
 
 # The scheduled rebuild: every other Sunday night, fresh images from the mirrors, hardened,
