@@ -267,10 +267,14 @@ func newUpgradeBed(t *testing.T) *upgradeBed {
 
 type upgradeHealth struct {
 	tcp, minScore, onFailure, timeout string
+	maxUnavailable                    int // default 2
 }
 
 func (b *upgradeBed) writeConfig(t *testing.T, h upgradeHealth) {
 	t.Helper()
+	if h.maxUnavailable == 0 {
+		h.maxUnavailable = 2
+	}
 	score := ""
 	if h.minScore != "" {
 		score = "      min_score = " + h.minScore + "\n"
@@ -298,7 +302,7 @@ fleet "web" {
   key_pair = %q
 
   upgrade {
-    max_unavailable = 2
+    max_unavailable = %d
     canary          = 1
     on_failure      = %q
 
@@ -309,7 +313,7 @@ fleet "web" {
     }
   }
 }
-`, b.name, testbedAccess(t, filepath.Join(b.dir, "reports")), b.name, h.onFailure, h.tcp, score, h.timeout)
+`, b.name, testbedAccess(t, filepath.Join(b.dir, "reports")), b.name, h.maxUnavailable, h.onFailure, h.tcp, score, h.timeout)
 	if err := os.WriteFile(filepath.Join(b.dir, "main.hcl"), []byte(hcl), 0o644); err != nil {
 		t.Fatal(err)
 	}
