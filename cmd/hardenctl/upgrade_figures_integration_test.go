@@ -112,7 +112,7 @@ func figures(t *testing.T, mu int, wall time.Duration, stdout, stderr string) st
 		for _, d := range gate[a] {
 			sum += d
 		}
-		per = append(per, fmt.Sprintf("%s %.1fs", a, (sum / time.Duration(len(gate[a]))).Seconds()))
+		per = append(per, fmt.Sprintf("%s %.1fs", a, (sum/time.Duration(len(gate[a]))).Seconds()))
 	}
 	grab := func(re string) string {
 		if m := regexp.MustCompile(re).FindStringSubmatch(stderr); m != nil {
