@@ -13,5 +13,5 @@ export HARDENCTL_INTEGRATION=1 OS_CLIENT_CONFIG_FILE=$OSDEV/clouds.yaml
 export HARDENCTL_UPGRADE_KILLS=${UPGRADE_SOAK_KILLS:-20}
 start=$SECONDS
 go test -count=1 -timeout 90m -v -run 'TestUpgradeRollout/kills_converge' ./cmd/hardenctl 2>&1 |
-  grep -v '^{' | grep -E -A$((HARDENCTL_UPGRADE_KILLS + 2)) 'kill points:|^(---|===|ok|FAIL|PASS)' || true
+  grep -v '^{' | grep -E 'upgrade_integration_test|^ +[0-9]+  kill after|Error|^(---|ok|FAIL|PASS)' || true
 echo "upgrade soak: $HARDENCTL_UPGRADE_KILLS kill points in $((SECONDS - start)) s"

@@ -127,3 +127,35 @@ func TestUpgradeExitCodes(t *testing.T) {
 		}
 	}
 }
+
+type fakeFleetLister map[string][]rollout.Server
+
+func (f fakeFleetLister) ListFleet(_ context.Context, tags []string) ([]rollout.Server, error) {
+	return f[tags[len(tags)-1]], nil
+}
+
+// plan shows each fleet's planned rebuilds as the rollout upgrade would run.
+func TestPlanShowsRebuildsAsRollout(t *testing.T) {
+	up := config.Upgrade{Strategy: config.StrategyRebuild, MaxUnavailable: config.Amount{N: 2}, Canary: 1, OnFailure: config.OnFailureRollback,
+		Health: config.Health{SSH: true, TCP: []int{22}, Timeout: 5 * time.Minute}}
+	cfg := &config.Config{Name: "cfg", Fleets: []*config.Fleet{{Name: "web", Image: config.ImageRef{Name: "node", Managed: true}, Upgrade: up}}}
+	var changes []plan.Change
+	var servers []rollout.Server
+	for i := 1; i <= 4; i++ {
+		name := fmt.Sprintf("cfg-web-%02d", i)
+		servers = append(servers, rollout.Server{ID: fmt.Sprint(i), Name: name, Status: "ACTIVE", ImageID: "img-old"})
+		changes = append(changes, plan.Change{Action: plan.Rebuild, Kind: plan.KindServer, ServerName: name, ID: fmt.Sprint(i),
+			Server: &plan.ServerSpec{Name: name, Fleet: "web", ImageID: "img-new"}})
+	}
+	var b strings.Builder
+	if err := writeRollouts(context.Background(), &b, cfg, &plan.Plan{Changes: changes}, fakeFleetLister{"hardenctl-fleet:web": servers}); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, want := range []string{"Fleet web's image change as a rollout (hardenctl upgrade web", "onto image node (img-new): 4 of 4 servers to do",
+		"canary       1: cfg-web-01", "batch 2      2: cfg-web-02, cfg-web-03", "batch 3      1: cfg-web-04", "tcp 22 (from inside, over ssh)"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("missing %q in:\n%s", want, out)
+		}
+	}
+}
