@@ -109,7 +109,7 @@ func TestScheduleRun(t *testing.T) {
 		r := b.cli(t, "schedule", "run", "rebuild", "--now", "-poll", "1s")
 		t.Logf("schedule run --now (%s):\n%s", time.Since(start).Round(time.Second), r.stdout)
 		if r.code != 0 {
-			t.Fatalf("exit %d\n%s", r.code, tail(r.stderr, 30))
+			t.Fatalf("exit %d\n%s", r.code, lastLines(r.stderr, 30))
 		}
 		recs := b.history(t)
 		if len(recs) != 1 {
@@ -157,14 +157,14 @@ func TestScheduleRun(t *testing.T) {
 		b.writeConfig(t, 100, "rollback")
 		first := b.start(t, "schedule", "run", "rebuild", "--now")
 		if !b.waitLocked(t, 2*time.Minute, first) {
-			t.Fatalf("the first run never held the lock:\n%s", tail(first.out.String(), 20))
+			t.Fatalf("the first run never held the lock:\n%s", lastLines(first.out.String(), 20))
 		}
 		r := b.cli(t, "schedule", "run", "rebuild", "--now")
 		if r.code != 0 || !strings.Contains(r.stdout, "skipped-locked") || !strings.Contains(r.stdout, fmt.Sprintf("pid %d", first.cmd.Process.Pid)) {
 			t.Errorf("second run: exit %d, want 0 and skipped-locked naming pid %d\n%s%s", r.code, first.cmd.Process.Pid, r.stdout, r.stderr)
 		}
 		if code := first.wait(t, 10*time.Minute); code != exitScheduleFailed {
-			t.Fatalf("the gated run: exit %d, want %d\n%s", code, exitScheduleFailed, tail(first.out.String(), 30))
+			t.Fatalf("the gated run: exit %d, want %d\n%s", code, exitScheduleFailed, lastLines(first.out.String(), 30))
 		}
 		recs := b.history(t)
 		var failed, skipped *schedule.Record
@@ -205,7 +205,7 @@ func TestScheduleRun(t *testing.T) {
 			time.Sleep(500 * time.Millisecond)
 		}
 		if !killed {
-			t.Fatalf("no rebuild seen before the run ended:\n%s", tail(run.out.String(), 30))
+			t.Fatalf("no rebuild seen before the run ended:\n%s", lastLines(run.out.String(), 30))
 		}
 		recs := b.history(t)
 		dead := recs[0]
@@ -222,7 +222,7 @@ func TestScheduleRun(t *testing.T) {
 		r := b.cli(t, "schedule", "run", "rebuild", "--if-due", "-poll", "1s")
 		t.Logf("resumed run (%s):\n%s", time.Since(start).Round(time.Second), r.stdout)
 		if r.code != 0 || !strings.Contains(r.stdout, "resumed") {
-			t.Fatalf("resume: exit %d\n%s%s", r.code, r.stdout, tail(r.stderr, 30))
+			t.Fatalf("resume: exit %d\n%s%s", r.code, r.stdout, lastLines(r.stderr, 30))
 		}
 		if after := b.managedImages(t); after != imagesBefore {
 			t.Errorf("managed images: %d before the resume, %d after: a second image for the slot", imagesBefore, after)
@@ -480,70 +480,10 @@ func (b *scheduleBed) waitLocked(t *testing.T, d time.Duration, p *schedProc) bo
 	return false
 }
 
-// schedProc is a hardenctl subprocess, its output kept.
-type schedProc struct {
-	cmd  *exec.Cmd
-	out  syncBuffer
-	done chan int
-	code int
-}
+// schedProc is a scheduled run as a subprocess.
+type schedProc = cliProc
 
 func (b *scheduleBed) start(t *testing.T, args ...string) *schedProc {
 	t.Helper()
-	p := &schedProc{done: make(chan int, 1), code: -1}
-	p.cmd = exec.Command(b.bin, append([]string{"-C", b.dir}, append(args, "-cloud", "demo")...)...)
-	p.cmd.Stdout, p.cmd.Stderr = &p.out, &p.out
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		err := p.cmd.Wait()
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		} else if err != nil {
-			code = -1
-		}
-		p.done <- code
-	}()
-	t.Cleanup(func() {
-		if !p.exited() {
-			p.cmd.Process.Kill()
-		}
-	})
-	return p
-}
-
-func (p *schedProc) exited() bool {
-	if p.code >= 0 {
-		return true
-	}
-	select {
-	case c := <-p.done:
-		p.code = c
-		return true
-	default:
-		return false
-	}
-}
-
-func (p *schedProc) wait(t *testing.T, d time.Duration) int {
-	t.Helper()
-	if p.exited() {
-		return p.code
-	}
-	select {
-	case c := <-p.done:
-		p.code = c
-	case <-time.After(d):
-		p.cmd.Process.Kill()
-		t.Fatalf("the run did not end within %s:\n%s", d, tail(p.out.String(), 30))
-	}
-	return p.code
-}
-
-// tail is the last n lines of s.
-func tail(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+	return startCLI(t, b.bin, b.dir, args...)
 }

@@ -414,83 +414,19 @@ func (b *upgradeBed) checkAudit(t *testing.T) {
 	t.Logf("audit:\n%s", lastLines(text.stdout, 8))
 }
 
-func lastLines(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}
-
-// A bin/hardenctl subprocess, its output kept.
-type upgradeProc struct {
-	cmd  *exec.Cmd
-	out  syncBuffer
-	done chan int
-	code int
-}
+// upgradeProc is an upgrade run as a subprocess.
+type upgradeProc = cliProc
 
 func (b *upgradeBed) start(t *testing.T, args ...string) *upgradeProc {
 	t.Helper()
-	p := &upgradeProc{done: make(chan int, 1), code: -1}
-	p.cmd = exec.Command(b.bin, append([]string{"-C", b.dir}, append(args, "-cloud", "demo")...)...)
-	p.cmd.Stdout, p.cmd.Stderr = &p.out, &p.out
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		err := p.cmd.Wait()
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		} else if err != nil {
-			code = -1
-		}
-		p.done <- code
-	}()
-	t.Cleanup(func() {
-		if !p.exited() {
-			p.cmd.Process.Kill()
-		}
-	})
-	return p
+	return startCLI(t, b.bin, b.dir, args...)
 }
-
-func (p *upgradeProc) exited() bool {
-	if p.code >= 0 {
-		return true
-	}
-	select {
-	case c := <-p.done:
-		p.code = c
-		return true
-	default:
-		return false
-	}
-}
-
-func (p *upgradeProc) wait(t *testing.T, d time.Duration) int {
-	t.Helper()
-	if p.exited() {
-		return p.code
-	}
-	select {
-	case c := <-p.done:
-		p.code = c
-	case <-time.After(d):
-		p.cmd.Process.Kill()
-		t.Fatalf("the upgrade did not end within %s:\n%s", d, p.output())
-	}
-	return p.code
-}
-
-func (p *upgradeProc) output() string { return lastLines(p.out.String(), 40) }
 
 type jsonEvent struct {
 	Kind, Address, Action, Phase, Status, Error, Message string
 }
 
-func (p *upgradeProc) events() []jsonEvent {
+func (p *cliProc) events() []jsonEvent {
 	var out []jsonEvent
 	sc := bufio.NewScanner(strings.NewReader(p.out.String()))
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
@@ -504,7 +440,7 @@ func (p *upgradeProc) events() []jsonEvent {
 }
 
 // waitEvent waits until an event matches (or the process exits, or d passes).
-func (p *upgradeProc) waitEvent(t *testing.T, d time.Duration, match func(jsonEvent) bool) bool {
+func (p *cliProc) waitEvent(t *testing.T, d time.Duration, match func(jsonEvent) bool) bool {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for time.Now().Before(deadline) {
