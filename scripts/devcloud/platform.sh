@@ -63,6 +63,7 @@ mirror() {
   suite "$tmp" bookworm-updates ""
   mkdir -p "$stmp"
   suite "$stmp" bookworm-security ""
+  gpgconf --homedir "$GNUPG" --kill gpg-agent 2>/dev/null || true   # signing started one: no daemon left behind
   rm -rf "$m" "$sec"; mv "$tmp" "$m"; mv "$stmp" "$sec"
   echo "$want" > "$stamp"
   log "mirror built: $(ls "$m/pool/main" | wc -l) packages in $m; suites bookworm, bookworm-updates, and $sec bookworm-security; signed by $KEY"
