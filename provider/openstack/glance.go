@@ -108,7 +108,7 @@ func (c *Client) SetImageProperties(ctx context.Context, id string, props map[st
 		if _, ok := current.Properties[k]; ok {
 			op = glance.ReplaceOp
 		}
-		ops = append(ops, glance.UpdateImageProperty{Op: op, Name: "/" + k, Value: props[k]})
+		ops = append(ops, glance.UpdateImageProperty{Op: op, Name: k, Value: props[k]})
 	}
 	if tags != nil {
 		ops = append(ops, glance.ReplaceImageTags{NewTags: tags})
