@@ -35,6 +35,11 @@ func OwnedQuery(cfg, name string) ImageQuery {
 	return ImageQuery{Tags: append(ownerTags(cfg), tagImage+name), OwnProject: true}
 }
 
+// ConfigQuery selects every image configuration cfg built, in the token's project.
+func ConfigQuery(cfg string) ImageQuery {
+	return ImageQuery{Tags: ownerTags(cfg), OwnProject: true}
+}
+
 // Owns says whether im carries every tag of q (checked on the image itself, whatever the
 // cloud's filter did).
 func (q ImageQuery) Owns(im Image) bool {

@@ -207,7 +207,7 @@ func newImageListCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			found, err := cloud.FindImages(cmd.Context(), images.ImageQuery{Tags: []string{images.TagManagedBy, "hardenctl-config:" + cfg.Name}, OwnProject: true})
+			found, err := cloud.FindImages(cmd.Context(), images.ConfigQuery(cfg.Name))
 			if err != nil {
 				return err
 			}

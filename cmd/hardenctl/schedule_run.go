@@ -507,7 +507,7 @@ func (w *scheduleWiring) Report(fleet string, drift []schedule.DriftFinding) (st
 // configuration's managed images, listed once.
 func (w *scheduleWiring) Published(ctx context.Context, id string) (string, float64, bool, error) {
 	if w.published == nil {
-		found, err := w.cloud.FindImages(ctx, images.ImageQuery{Tags: []string{images.TagManagedBy, "hardenctl-config:" + w.cfg.Name}, OwnProject: true})
+		found, err := w.cloud.FindImages(ctx, images.ConfigQuery(w.cfg.Name))
 		if err != nil {
 			return "", 0, false, fmt.Errorf("list the configuration's images: %w", err)
 		}
