@@ -17,7 +17,7 @@ COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null)
 MODIFIED ?= $(shell test -z "$$(git status --porcelain --untracked-files=no 2>/dev/null)" && echo false || echo true)
 LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.modified=$(MODIFIED)
 
-.PHONY: all build deps devcloud-up devcloud-down devcloud-proof testhosts-up testhosts-down platform-up test unit demo bench fuzz fault-soak kill-soak upgrade-soak clean
+.PHONY: all build tools deps devcloud-up devcloud-down devcloud-proof testhosts-up testhosts-down platform-up test unit demo bench fuzz fault-soak kill-soak upgrade-soak clean
 
 all: build
 
@@ -50,8 +50,12 @@ testhosts-down:
 platform-up: devcloud-up testhosts-up
 	bash scripts/devcloud/platform.sh
 
+# What the suite runs besides the test bed: systemd-analyze checks the schedule's units.
+tools:
+	command -v systemd-analyze >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=900 install -y -q --no-install-recommends systemd
+
 # The whole suite, integration included: it brings up what it needs first.
-test: build devcloud-up testhosts-up platform-up
+test: build tools devcloud-up testhosts-up platform-up
 	go vet ./...
 	HARDENCTL_INTEGRATION=1 OS_CLIENT_CONFIG_FILE=$(OSDEV)/clouds.yaml \
 	  go test -count=1 -p 1 -timeout 75m ./...
