@@ -51,13 +51,12 @@ type Store interface {
 // Lease is what a claim holds. It is kept short: the store may bound the data (Neutron: 255
 // characters).
 type Lease struct {
-	Holder    string            `json:"h"`    // who: user@host pid
-	Operation string            `json:"op"`   // what: apply, destroy, upgrade fleet.x, schedule
-	Token     string            `json:"t"`    // this contender's random id
-	Held      bool              `json:"held"` // committed: the lock is this holder's
-	Acquired  time.Time         `json:"a"`
-	Expires   time.Time         `json:"e"`
-	Flags     map[string]string `json:"f,omitempty"` // the holder's control flags (a rollout's pause, abort)
+	Holder    string    `json:"h"`    // who: user@host pid
+	Operation string    `json:"op"`   // what: apply, destroy, upgrade fleet.x, schedule
+	Token     string    `json:"t"`    // this contender's random id
+	Held      bool      `json:"held"` // committed: the lock is this holder's
+	Acquired  time.Time `json:"a"`
+	Expires   time.Time `json:"e"`
 }
 
 // HeldError says someone else holds the lock.
@@ -285,7 +284,6 @@ func (l *Lock) renew() {
 func (l *Lock) update(ctx context.Context, change func(*Lease)) error {
 	l.mu.Lock()
 	le := l.lease
-	le.Flags = copyFlags(le.Flags)
 	claim := l.claim
 	l.mu.Unlock()
 	change(&le)
@@ -300,31 +298,6 @@ func (l *Lock) update(ctx context.Context, change func(*Lease)) error {
 	l.lease, l.claim.Data = le, data
 	l.mu.Unlock()
 	return nil
-}
-
-func copyFlags(m map[string]string) map[string]string {
-	if m == nil {
-		return nil
-	}
-	out := make(map[string]string, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
-}
-
-// SetFlag sets (or, with value "", clears) a control flag on the held lease.
-func (l *Lock) SetFlag(ctx context.Context, key, value string) error {
-	return l.update(ctx, func(le *Lease) {
-		if value == "" {
-			delete(le.Flags, key)
-			return
-		}
-		if le.Flags == nil {
-			le.Flags = map[string]string{}
-		}
-		le.Flags[key] = value
-	})
 }
 
 // Release stops the renewals and deletes our claim.

@@ -168,16 +168,14 @@ func TestRenewAndLose(t *testing.T) {
 	l.Release(context.Background())
 }
 
-func TestFlags(t *testing.T) {
+// A held lock is read back with its holder and operation; released, it holds nothing.
+func TestReadAndRelease(t *testing.T) {
 	s := newMemStore()
 	l, err := Acquire(context.Background(), s, "c", Options{Holder: "a", Operation: "upgrade fleet.node"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := l.SetFlag(context.Background(), "pause", "1"); err != nil {
-		t.Fatal(err)
-	}
-	if le, _ := Read(context.Background(), s, "c", time.Now()); le == nil || le.Flags["pause"] != "1" {
+	if le, _ := Read(context.Background(), s, "c", time.Now()); le == nil || le.Holder != "a" || le.Operation != "upgrade fleet.node" {
 		t.Errorf("lease %+v", le)
 	}
 	l.Release(context.Background())

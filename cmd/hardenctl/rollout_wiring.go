@@ -12,6 +12,7 @@ import (
 	"github.com/hardenctl/hardenctl/plan"
 	"github.com/hardenctl/hardenctl/provider/openstack"
 	"github.com/hardenctl/hardenctl/rollout"
+	"github.com/hardenctl/hardenctl/tui"
 )
 
 // rolloutWiring says how to wire one fleet's rollout (upgrade FLEET, and each fleet of a
@@ -33,7 +34,7 @@ type rolloutWiring struct {
 // blocks, the fleet's image's profile, the pinned content), lists the fleet for the plan the
 // views show, and returns the rollout ready to Start, under the returned context (cancelled
 // if the lock is lost). Its control requests come through the lock's inbox, so
-// upgrade FLEET -pause and the others reach it from anywhere.
+// upgrade FLEET -pause and the others reach it from anywhere; r.Controller sends them too.
 func wireRollout(ctx context.Context, g *globals, w rolloutWiring) (context.Context, *upgradeRun, func(), error) {
 	f := w.cfg.Fleet(w.fleet)
 	if f == nil {
@@ -67,9 +68,7 @@ func wireRollout(ctx context.Context, g *globals, w rolloutWiring) (context.Cont
 		deps: rollout.Deps{Cloud: w.cloud, Gate: gate, Control: ul.Inbox(w.cloud)},
 		// the run's own plan gets this plan's id, so what a view shows (the TUI's table) is it
 		opts: rollout.Options{Poll: w.poll, NewID: func() string { return p.RolloutID }},
-		send: func(ctx context.Context, kind string) error {
-			_, _, err := lock.Send(ctx, w.cloud, w.cloud, name, kind, holderName()+" (this rollout's view)", time.Now())
-			return err
-		}}
+		// a view's requests take the path upgrade FLEET -pause takes from another terminal
+		Controller: &tui.LockController{Store: w.cloud, Controls: w.cloud, Name: name, By: holderName() + " (this rollout's view)"}}
 	return lctx, r, release, nil
 }

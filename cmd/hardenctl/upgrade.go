@@ -19,6 +19,7 @@ import (
 	"github.com/hardenctl/hardenctl/profiles"
 	"github.com/hardenctl/hardenctl/provider/openstack"
 	"github.com/hardenctl/hardenctl/rollout"
+	"github.com/hardenctl/hardenctl/tui"
 )
 
 // Exit codes of upgrade (documented in its help).
@@ -122,17 +123,17 @@ fleet was rolled back (also after -rollback); 5 aborted; 6 the rollback did not 
 // upgradeRun is one rollout wired and ready to start: the seam between the rollout and the
 // views that show it. The text view (event.Text on stderr) and the JSON view (event.JSON on
 // stdout) call Start with their printer as the hook; a terminal UI (upgrade --tui, package
-// tui) calls Start in the background with its program's hook, and Send for its keys (pause,
-// resume, abort, rollback), which reach the rollout through the fleet's lock like the flags
-// of another terminal do.
+// tui) calls Start with its program's hook, and Controller for its keys (pause, resume,
+// abort, rollback), which reach the rollout through the fleet's lock like the flags of
+// another terminal do.
 type upgradeRun struct {
-	Spec  rollout.Spec
-	Plan  *rollout.Plan // the fleet as listed just before the start
-	Notes rollout.PlanNotes
+	Spec       rollout.Spec
+	Plan       *rollout.Plan // the fleet as listed just before the start
+	Notes      rollout.PlanNotes
+	Controller tui.Controller // control requests to this rollout, through its lock
 
 	deps rollout.Deps
 	opts rollout.Options
-	send func(ctx context.Context, kind string) error
 }
 
 // Start runs the rollout, reporting to hook, and returns what it did.
@@ -141,9 +142,6 @@ func (r *upgradeRun) Start(ctx context.Context, hook event.Hook) (*rollout.Resul
 	deps.Hook = hook
 	return rollout.Run(ctx, r.Spec, deps, r.opts)
 }
-
-// Send makes a control request (rollout.Pause, Resume, Abort, Rollback) to this rollout.
-func (r *upgradeRun) Send(ctx context.Context, kind string) error { return r.send(ctx, kind) }
 
 // upgradeView shows a rollout while it runs: it calls r.Start with its hook and returns its
 // outcome.

@@ -21,7 +21,7 @@ func tuiView(o upgradeOptions) upgradeView {
 			fmt.Fprintln(g.stderr, "upgrade --tui: no terminal on stdin and stderr; showing the text view")
 			return text.run(ctx, g, r)
 		}
-		m := tui.New("upgrade "+r.Spec.Fleet, r.Plan, runController{r},
+		m := tui.New("upgrade "+r.Spec.Fleet, r.Plan, r.Controller,
 			tui.Options{Images: map[string]string{r.Spec.Target: r.Notes.Image}, Headless: &event.Text{W: g.stderr, Verbose: g.verbose}})
 		ui := tui.Run(ctx, os.Stdin, os.Stderr, m)
 		res, err := r.Start(ctx, ui)
@@ -33,11 +33,3 @@ func tuiView(o upgradeOptions) upgradeView {
 		return res, err
 	}}
 }
-
-// runController is the TUI's Controller over the wired rollout's control requests.
-type runController struct{ r *upgradeRun }
-
-func (c runController) Pause(ctx context.Context) error    { return c.r.Send(ctx, rollout.Pause) }
-func (c runController) Resume(ctx context.Context) error   { return c.r.Send(ctx, rollout.Resume) }
-func (c runController) Abort(ctx context.Context) error    { return c.r.Send(ctx, rollout.Abort) }
-func (c runController) Rollback(ctx context.Context) error { return c.r.Send(ctx, rollout.Rollback) }
