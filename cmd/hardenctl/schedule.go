@@ -202,6 +202,9 @@ func runScheduleInstall(g *globals, cfg *config.Config, name string, o scheduleI
 	if o.systemd == o.cronjob {
 		return errors.New("say which: --systemd or --cronjob")
 	}
+	if err := checkUnitEnv(cfg, o.env); err != nil {
+		return err
+	}
 	uo := units.Options{Config: cfg.Name, Schedule: s, Cloud: o.cloud, Env: o.env,
 		Image: o.image, Namespace: o.namespace}
 	base := filepath.Join(o.dir, units.Name(cfg.Name, s.Name))
@@ -245,6 +248,34 @@ func runScheduleInstall(g *globals, cfg *config.Config, name string, o scheduleI
 			return fmt.Errorf("write %s: %w", p, err)
 		}
 		fmt.Fprintln(g.stdout, p)
+	}
+	return nil
+}
+
+// checkUnitEnv refuses --env values that are secrets: a unit file is written world-readable
+// (0644) and shows in systemctl cat. A sensitive variable of the configuration
+// (HARDENCTL_VAR_x of a sensitive = true variable) or a name that says password, secret,
+// token or credential belongs in clouds.yaml or a root-only EnvironmentFile instead.
+func checkUnitEnv(cfg *config.Config, env []string) error {
+	sensitive := map[string]bool{}
+	for _, v := range cfg.Variables {
+		if v.Sensitive {
+			sensitive[config.EnvVarPrefix+v.Name] = true
+		}
+	}
+	for _, e := range env {
+		name, _, ok := strings.Cut(e, "=")
+		if !ok || name == "" {
+			return fmt.Errorf("--env %q: give NAME=value", name)
+		}
+		upper := strings.ToUpper(name)
+		secretName := false
+		for _, w := range []string{"PASSWORD", "SECRET", "TOKEN", "CREDENTIAL"} {
+			secretName = secretName || strings.Contains(upper, w)
+		}
+		if sensitive[name] || secretName {
+			return fmt.Errorf("--env %s: its value is a secret, and a unit file is readable by everyone on the host; keep it in clouds.yaml, or in a root-only file named by an EnvironmentFile= drop-in", name)
+		}
 	}
 	return nil
 }

@@ -87,9 +87,11 @@ func TestScheduleInstall(t *testing.T) {
 		{"install", "rebuild", "--systemd", "--cronjob"},
 		{"install", "rebuild", "--cronjob", "--dir", dir},
 		{"install", "nope", "--systemd", "--dir", dir},
+		{"install", "rebuild", "--systemd", "--dir", dir, "--env", "OS_PASSWORD=hunter2"},
+		{"install", "rebuild", "--cronjob", "--dir", dir, "--image", "i", "--env", "OS_APPLICATION_CREDENTIAL_SECRET=hunter2"},
 	} {
-		if r := runCLI(t, "", nil, append([]string{"-C", "../../testdata/platform", "schedule"}, args...)...); r.code == 0 {
-			t.Errorf("schedule %v: exit 0", args)
+		if r := runCLI(t, "", nil, append([]string{"-C", "../../testdata/platform", "schedule"}, args...)...); r.code == 0 || strings.Contains(r.stdout+r.stderr, "hunter2") {
+			t.Errorf("schedule %v: exit %d, or the secret shown:\n%s%s", args, r.code, r.stdout, r.stderr)
 		}
 	}
 }
@@ -194,5 +196,18 @@ func TestConfigDigest(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "b.hcl"), []byte(``), 0o644)
 	if d2, _ := configDigest(dir); d2 == d1 {
 		t.Errorf("a new file does not change the digest")
+	}
+}
+
+// A sensitive variable given to the units with --env is refused; others pass.
+func TestCheckUnitEnv(t *testing.T) {
+	cfg := &config.Config{Variables: []*config.Variable{{Name: "api_key", Sensitive: true}, {Name: "ssh_user"}}}
+	if err := checkUnitEnv(cfg, []string{"HARDENCTL_VAR_ssh_user=debian", "OS_CLOUD=prod"}); err != nil {
+		t.Errorf("plain values refused: %v", err)
+	}
+	for _, e := range []string{"HARDENCTL_VAR_api_key=s3cr3t", "OS_AUTH_TOKEN=s3cr3t", "novalue"} {
+		if err := checkUnitEnv(cfg, []string{e}); err == nil || strings.Contains(err.Error(), "s3cr3t") {
+			t.Errorf("--env %s: %v", e, err)
+		}
 	}
 }
